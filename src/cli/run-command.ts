@@ -1,0 +1,61 @@
+/** `gatehouse [--config FILE]`: validates, starts, and handles SIGHUP (reload) and SIGTERM/SIGINT (drain). */
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createLogger, flushLogger } from '../observability/logger.js';
+import { Gateway } from '../gateway.js';
+import { startDemoOrigins } from '../demo/demo-origins.js';
+import { runtimeProblems } from './runtime-checks.js';
+
+export async function runProxy(configFile: string, err: (line: string) => void): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (e) {
+    if (e instanceof ConfigError) { e.problems.forEach((p) => err(p)); return 1; }
+    throw e;
+  }
+  const problems = await runtimeProblems(config);
+  if (problems.length) { problems.forEach((p) => err(p)); return 1; }
+
+  const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id });
+  let demo: Server[] = [];
+  const reload = async (): Promise<string[]> => {
+    try {
+      const next = loadConfig(configFile);
+      const issues = await runtimeProblems(next);
+      if (issues.length) { log.error({ problems: issues }, 'reload refused: invalid config'); return issues; }
+      await gateway.reload(next);
+      return [];
+    } catch (e) {
+      const issues = e instanceof ConfigError ? e.problems : [(e as Error).message];
+      log.error({ problems: issues }, 'reload refused');
+      return issues;
+    }
+  };
+  const gateway = new Gateway(config, log, reload);
+  try {
+    demo = await startDemoOrigins(config.demo_origins);
+    await gateway.start();
+  } catch (e) {
+    err((e as Error).message);
+    demo.forEach((s) => s.close());
+    await flushLogger(log);
+    return 1;
+  }
+
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      await gateway.stop();
+      for (const s of demo) { s.closeAllConnections(); s.close(); }
+      await flushLogger(log);
+      resolve(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', () => { log.info('SIGHUP: reloading'); void reload(); });
+  });
+}

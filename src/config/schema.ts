@@ -1,0 +1,240 @@
+/**
+ * The one schema of Gatehouse's configuration. Top-level keys are a convict schema (typed, documented,
+ * defaulted, settable from GATEHOUSE_* environment variables); the listener and pool lists, which convict
+ * cannot describe element by element, are described here too with the same doc/default style (see shape.ts).
+ */
+import os from 'node:os';
+import convict from 'convict';
+import {
+  any, array, bool, conform, cidr, duration, either, int, listen, map, object, size, str, url, type Field, type Shape,
+} from './shape.js';
+import { parseDuration, parseSize } from './units.js';
+
+const f = (doc: string, shape: Shape, dflt?: unknown, required = false): Field => ({ doc, shape, default: dflt, required });
+
+convict.addFormat({ name: 'duration', validate: (v: unknown) => { parseDuration(v); }, coerce: (v: string) => v });
+convict.addFormat({ name: 'size', validate: (v: unknown) => { parseSize(v); }, coerce: (v: string) => v });
+convict.addFormat({
+  name: 'cidr-list',
+  validate: (v: unknown) => {
+    if (!Array.isArray(v)) throw new Error('must be a list of CIDRs');
+    const problems: string[] = [];
+    v.forEach((c, i) => conformOrThrow(c, cidr, `[${i}]`, problems));
+    if (problems.length) throw new Error(problems.join('; '));
+  },
+  coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+});
+convict.addFormat({
+  name: 'listen-list',
+  validate: (v: unknown) => {
+    if (!Array.isArray(v)) throw new Error('must be a list of host:port');
+    for (const x of v) conformOrThrow(x, listen, '', []);
+  },
+  coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
+});
+convict.addFormat({ name: 'listen', validate: (v: unknown) => { conformOrThrow(v, listen, '', []); }, coerce: (v: string) => v });
+function conformOrThrow(v: unknown, shape: Shape, path: string, problems: string[]) {
+  conform(v, shape, path, problems);
+  if (problems.length) throw new Error(problems.map((p) => p.replace(/^[^:]*: /, '')).join('; '));
+}
+
+const limitsDoc = {
+  max_header_size: { doc: 'Largest request head accepted; over it: 431.', format: 'size', default: '16KB' },
+  max_body_size: { doc: 'Largest request body accepted; over it: 413. 0 = no limit.', format: 'size', default: '10MB' },
+  header_timeout: { doc: 'Time a client has to send the request head; over it: 408 (slowloris guard).', format: 'duration', default: '10s' },
+  idle_timeout: { doc: 'Idle keep-alive time of client connections.', format: 'duration', default: '60s' },
+  max_connections: { doc: 'Client connections accepted at once per listener; more are closed.', format: 'nat', default: 10000 },
+  rate: { per_ip: { doc: 'Requests per second per client IP; 0 = off; over it: 429.', format: 'nat', default: 0 } },
+};
+
+/** Convict schema of the top-level keys. Env var names are generated: GATEHOUSE_ + upper-snake key path. */
+export const topSchema = {
+  node_id: { doc: 'Name of this node in logs, Via and metrics.', format: String, default: os.hostname() },
+  shutdown_timeout: { doc: 'How long SIGTERM/SIGINT wait for in-flight requests.', format: 'duration', default: '10s' },
+  trusted_proxies: { doc: 'Peers whose X-Forwarded-For we believe (CIDRs).', format: 'cidr-list', default: ['127.0.0.1/32', '::1/128'] },
+  demo_origins: {
+    doc: 'Built-in sample origin servers to start (host:port each), for trying Gatehouse out; [] in production.',
+    format: 'listen-list', default: [],
+  },
+  workers: { doc: 'Worker processes; 0 = one per CPU core, 1 = single process.', format: 'nat', default: 1 },
+  log: {
+    level: { doc: 'Log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    format: { doc: 'json (one object per line) or pretty (for humans, through pino-pretty).', format: ['json', 'pretty'], default: 'json' },
+    file: { doc: 'Write logs to this file instead of stdout; empty = stdout.', format: String, default: '' },
+  },
+  admin: {
+    listen: { doc: 'Admin API address (keep it on loopback). Empty = no admin listener.', format: String, default: '127.0.0.1:9901' },
+    token: { doc: 'Bearer token required by every mutating admin call; empty = none.', format: String, default: '', sensitive: true },
+  },
+  limits: limitsDoc,
+  cache: {
+    max_size: { doc: 'Bytes held by the cache (bodies and headers).', format: 'size', default: '256MB' },
+    max_object_size: { doc: 'Largest response stored; larger ones stream through uncached.', format: 'size', default: '8MB' },
+    stale_grace: { doc: 'How long a stale response may be served when the upstream fails, beyond stale-if-error.', format: 'duration', default: '0s' },
+  },
+  plugins: {
+    dir: { doc: 'Directory plugin file names are relative to.', format: String, default: 'plugins' },
+    memory_limit: { doc: 'Heap limit per plugin isolate.', format: 'size', default: '32MB' },
+    timeout: { doc: 'Wall time per plugin call.', format: 'duration', default: '20ms' },
+    isolation: { doc: 'Where isolates run: in_process (see README for why not a separate process).', format: ['in_process'], default: 'in_process' },
+  },
+};
+
+/** Listener-level `limits` override the top-level ones key by key. */
+const limitsOverride = object({
+  max_header_size: f('See limits.max_header_size.', size),
+  max_body_size: f('See limits.max_body_size.', size),
+  header_timeout: f('See limits.header_timeout.', duration),
+  idle_timeout: f('See limits.idle_timeout.', duration),
+  max_connections: f('See limits.max_connections.', int(1)),
+  rate: f('See limits.rate.', object({ per_ip: f('See limits.rate.per_ip.', int(0)) })),
+});
+
+const pluginEntry = either('a plugin file name or { file, options, on_error }',
+  str({ nonEmpty: true }),
+  object({
+    file: f('Plugin file, relative to plugins.dir.', str({ nonEmpty: true }), undefined, true),
+    options: f('Passed to the plugin as ctx.config.', any, {}),
+    on_error: f('fail_closed (503) or fail_open (continue) when the plugin fails.', str({ oneOf: ['fail_closed', 'fail_open'] })),
+  }));
+
+const aclMatch = object({
+  src: f('Client address CIDRs (the socket peer, never X-Forwarded-For).', array(cidr)),
+  user: f('Authenticated user names.', array(str({ nonEmpty: true }))),
+  group: f('Groups from auth.groups_file.', array(str({ nonEmpty: true }))),
+  dst_domain: f('Destination names, exact or *.wildcard.', array(str({ nonEmpty: true }))),
+  dst_port: f('Destination ports or ranges like "8000-8999".', array(either('a port or a range "a-b"', int(1, 65535), str({ nonEmpty: true })))),
+  method: f('Request methods, e.g. CONNECT.', array(str({ nonEmpty: true }))),
+  time: f('Days and hours in a zone.', object({
+    days: f('mon..sun', array(str({ oneOf: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] }))),
+    hours: f('"08:00-18:00"', str({ nonEmpty: true })),
+    zone: f('IANA zone, default UTC.', str({ nonEmpty: true }), 'UTC'),
+  })),
+});
+
+export const forwardShape = object({
+  listen: f('Address to listen on.', listen, undefined, true),
+  auth: f('Proxy-Authorization: Basic against an htpasswd file.', object({
+    realm: f('Realm in Proxy-Authenticate.', str(), 'gatehouse'),
+    users_file: f('htpasswd file; empty = no authentication.', str(), ''),
+    groups_file: f('htgroup file (group: user user); empty = no groups.', str(), ''),
+  }), {}),
+  acl: f('Ordered rules, first match wins, no match = deny.', array(object({
+    name: f('Rule name for logs.', str()),
+    allow: f('Allow when all conditions match.', aclMatch),
+    deny: f('Deny when all conditions match.', aclMatch),
+  }, (r) => ((r.allow === undefined) === (r.deny === undefined) ? ['must have exactly one of allow or deny'] : []))),
+  [{ allow: { src: ['127.0.0.0/8', '::1/128'] } }]),
+  block_domains: f('Blocked destination names, exact or *.wildcard.', array(str({ nonEmpty: true })), []),
+  block_lists: f('Files of blocked names, one per line.', array(str({ nonEmpty: true })), []),
+  block_urls: f('Blocked URL path patterns (globs).', array(str({ nonEmpty: true })), []),
+  connect_ports: f('Ports CONNECT may reach.', array(int(1, 65535)), [443]),
+  allow_private_destinations: f('Turn the SSRF guard off.', bool, false),
+  allow_destinations: f('CIDRs or host:port exempt from the SSRF guard.', array(str({ nonEmpty: true })), []),
+  x_forwarded_for: f('Send X-Forwarded-For upstream (off for privacy).', bool, false),
+  cache: f('Use the shared cache.', bool, true),
+  intercept_tls: f('Decrypt CONNECT traffic with a CA of ours.', object({
+    enabled: f('Turn interception on.', bool, false),
+    ca: f('CA certificate.', str(), 'certs/ca.pem'),
+    ca_key: f('CA key.', str(), 'certs/ca.key'),
+  }), {}),
+  parent: f('Parent proxy URL (http://user:pass@host:port); empty = direct.', either('an http:// URL or empty', str({ oneOf: [''] }), url('http:')), ''),
+  direct_domains: f('Destinations reached directly even with a parent.', array(str({ nonEmpty: true })), []),
+  pac: f('What GET /proxy.pac on this listener says.', object({
+    internal_domains: f('Reached DIRECT by PAC clients.', array(str({ nonEmpty: true })), []),
+    proxy: f('host:port clients should use; default: the listen address.', str(), ''),
+  }), {}),
+  connect_idle_timeout: f('Idle time after which a CONNECT tunnel is closed.', duration, '5m'),
+  plugins: f('Filter plugins, in order.', array(pluginEntry), []),
+  limits: f('Overrides of the top-level limits.', limitsOverride, {}),
+});
+
+const respond = object({
+  status: f('Status code.', int(100, 599), 200),
+  body: f('Body text.', str(), ''),
+  headers: f('Extra headers.', map(str()), {}),
+});
+
+const routeShape = object({
+  name: f('Route name for logs and metrics; default: its index.', str()),
+  match: f('All given conditions must match.', object({
+    host: f('Host, exact or *.wildcard; case-insensitive.', str({ nonEmpty: true })),
+    path_prefix: f('Path prefix, e.g. /api.', str({ nonEmpty: true })),
+    headers: f('Header values that must be equal (names case-insensitive).', map(str())),
+  }), {}),
+  pool: f('Pool the route forwards to.', str({ nonEmpty: true })),
+  respond: f('Direct response, no upstream.', respond),
+  cache: f('Use the shared cache.', bool, false),
+  strip_prefix: f('Remove match.path_prefix before forwarding.', bool, false),
+  plugins: f('Filter and routing plugins, in order.', array(pluginEntry), []),
+}, (r) => ((r.pool === undefined) === (r.respond === undefined) ? ['must have exactly one of pool or respond'] : []));
+
+export const reverseShape = object({
+  listen: f('Address to listen on.', listen, undefined, true),
+  tls: f('TLS termination.', object({
+    certs: f('Certificates; SNI picks by their names, the first is the default.',
+      array(object({ cert: f('PEM certificate.', str({ nonEmpty: true }), undefined, true), key: f('PEM key.', str({ nonEmpty: true }), undefined, true) })),
+      undefined, true),
+    min_version: f('Oldest TLS version accepted.', str({ oneOf: ['TLSv1.2', 'TLSv1.3'] }), 'TLSv1.2'),
+    hsts: f('Strict-Transport-Security value; empty = none.', str(), 'max-age=31536000'),
+  })),
+  routes: f('First match wins.', array(routeShape), undefined, true),
+  purge_acl: f('Client CIDRs allowed to send PURGE.', array(cidr), ['127.0.0.0/8', '::1/128']),
+  limits: f('Overrides of the top-level limits.', limitsOverride, {}),
+});
+
+export const tcpShape = object({
+  listen: f('Address to listen on.', listen, undefined, true),
+  pool: f('Pool whose upstreams receive the connections.', str({ nonEmpty: true }), undefined, true),
+  idle_timeout: f('Idle time after which a connection is closed.', duration, '1h'),
+});
+
+const statusSpec = either('a status code or a range "200-399"', int(100, 599), str({ nonEmpty: true }));
+
+export const poolShape = object({
+  balance: f('Balancing policy.', str({ oneOf: ['round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash', 'least_time', 'random_two'] }), 'round_robin'),
+  hash_key: f('consistent_hash key: ip | header:NAME | cookie:NAME | path.', str({ nonEmpty: true }), 'ip'),
+  upstreams: f('Upstream servers.', array(object({
+    url: f('http://host:port of the upstream (tcp pools: tcp://host:port also accepted).', url('http:', 'https:', 'tcp:'), undefined, true),
+    weight: f('Relative weight.', int(1, 1000), 1),
+  })), undefined, true),
+  health: f('Active health checks; omit to disable.', object({
+    path: f('Path to GET; empty = TCP connect check.', str(), ''),
+    interval: f('Time between checks (±10% jitter).', duration, '5s'),
+    timeout: f('Time a check may take.', duration, '1s'),
+    fall: f('Failures in a row that mark an upstream down.', int(1), 2),
+    rise: f('Successes in a row that mark it up again.', int(1), 2),
+    expect_status: f('Healthy statuses.', array(statusSpec), [200]),
+    expect_body: f('Substring the body must contain; empty = any.', str(), ''),
+    host: f('Host header of checks; default: the upstream address.', str(), ''),
+  })),
+  passive: f('Passive ejection on failures.', object({
+    max_failures: f('Failures within window that eject.', int(1), 3),
+    window: f('Window failures are counted in.', duration, '10s'),
+    eject: f('First ejection time; doubles on repeat.', duration, '30s'),
+    on_5xx: f('Count 5xx responses as failures.', bool, false),
+  })),
+  sticky: f('Session persistence.', object({
+    mode: f('cookie or ip.', str({ oneOf: ['cookie', 'ip'] }), 'cookie'),
+    cookie: f('Cookie name.', str({ nonEmpty: true }), 'GH_SERVER_ID'),
+    secure: f('Secure attribute.', bool, true),
+    http_only: f('HttpOnly attribute.', bool, true),
+    same_site: f('SameSite attribute.', str({ oneOf: ['Strict', 'Lax', 'None'] }), 'Lax'),
+  })),
+  retries: f('Retries of idempotent requests on another upstream.', int(0, 10), 2),
+  connect_timeout: f('Time to connect to an upstream (502 after).', duration, '2s'),
+  response_timeout: f('Time to wait for the response head, and between body chunks (504 after).', duration, '30s'),
+  keepalive: f('Connections kept open per upstream (requests beyond it wait for one).', int(1), 64),
+  slow_start: f('Ramp a newly healthy upstream\'s weight over this time; 0 = off.', duration, '0s'),
+});
+
+/**
+ * The list and map sections, validated by shape.ts rather than convict (convict has no element schemas).
+ * From the environment they are set whole, as JSON: GATEHOUSE_REVERSE='[...]', GATEHOUSE_POOLS='{...}'.
+ */
+export const listSections = {
+  forward: f('Forward (outbound) proxy listeners.', array(forwardShape), []),
+  reverse: f('Reverse proxy listeners.', array(reverseShape), []),
+  tcp: f('Layer-4 listeners balancing raw TCP over a pool.', array(tcpShape), []),
+  pools: f('Upstream pools by name.', map(poolShape), {}),
+} as const;

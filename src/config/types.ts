@@ -1,0 +1,97 @@
+/** The validated, normalised configuration: durations in ms, sizes in bytes. */
+
+export interface Limits {
+  max_header_size: number;
+  max_body_size: number;
+  header_timeout: number;
+  idle_timeout: number;
+  max_connections: number;
+  rate: { per_ip: number };
+}
+
+/** A plugin entry: a file name, or a file with options and an error policy. */
+export type PluginEntry = string | { file: string; options?: Record<string, unknown>; on_error?: 'fail_closed' | 'fail_open' };
+
+export interface AclMatch {
+  src?: string[]; user?: string[]; group?: string[]; dst_domain?: string[];
+  dst_port?: (number | string)[]; method?: string[];
+  time?: { days?: string[]; hours?: string; zone?: string };
+}
+export interface AclRule { name?: string; allow?: AclMatch; deny?: AclMatch }
+
+export interface ForwardListener {
+  listen: string;
+  auth: { realm: string; users_file: string; groups_file: string };
+  acl: AclRule[];
+  block_domains: string[];
+  block_lists: string[];
+  block_urls: string[];
+  connect_ports: number[];
+  allow_private_destinations: boolean;
+  allow_destinations: string[];
+  x_forwarded_for: boolean;
+  cache: boolean;
+  intercept_tls: { enabled: boolean; ca: string; ca_key: string };
+  parent: string;
+  direct_domains: string[];
+  pac: { internal_domains: string[]; proxy: string };
+  connect_idle_timeout: number;
+  plugins: PluginEntry[];
+  limits: Limits;
+}
+
+export interface RouteMatch { host?: string; path_prefix?: string; headers?: Record<string, string> }
+export interface Route {
+  name: string;
+  match: RouteMatch;
+  pool?: string;
+  respond?: { status: number; body: string; headers: Record<string, string> };
+  cache: boolean;
+  strip_prefix: boolean;
+  plugins: PluginEntry[];
+}
+
+export interface ReverseListener {
+  listen: string;
+  tls?: { certs: { cert: string; key: string }[]; min_version: 'TLSv1.2' | 'TLSv1.3'; hsts: string };
+  routes: Route[];
+  purge_acl: string[];
+  limits: Limits;
+}
+
+export interface TcpListener { listen: string; pool: string; idle_timeout: number }
+
+export interface HealthConfig {
+  path: string; interval: number; timeout: number; fall: number; rise: number;
+  expect_status: (number | string)[]; expect_body: string; host: string;
+}
+export interface PoolConfig {
+  balance: 'round_robin' | 'weighted_round_robin' | 'least_conn' | 'ip_hash' | 'consistent_hash' | 'least_time' | 'random_two';
+  hash_key: string;
+  upstreams: { url: string; weight: number }[];
+  health?: HealthConfig;
+  passive?: { max_failures: number; window: number; eject: number; on_5xx: boolean };
+  sticky?: { mode: 'cookie' | 'ip'; cookie: string; secure: boolean; http_only: boolean; same_site: 'Strict' | 'Lax' | 'None' };
+  retries: number;
+  connect_timeout: number;
+  response_timeout: number;
+  keepalive: number;
+  slow_start: number;
+}
+
+export interface GatehouseConfig {
+  node_id: string;
+  shutdown_timeout: number;
+  trusted_proxies: string[];
+  workers: number;
+  demo_origins: string[];
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; file: string };
+  admin: { listen: string; token: string };
+  limits: Limits;
+  cache: { max_size: number; max_object_size: number; stale_grace: number };
+  plugins: { dir: string; memory_limit: number; timeout: number; isolation: 'in_process' };
+  forward: ForwardListener[];
+  reverse: ReverseListener[];
+  tcp: TcpListener[];
+  pools: Record<string, PoolConfig>;
+}

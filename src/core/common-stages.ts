@@ -1,0 +1,66 @@
+/** Stages every listener starts with: the access log and metrics, then the error responder. */
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestContext } from './context.js';
+import { sendError } from './error-response.js';
+import { toProxyError } from './errors.js';
+import type { Stage } from './pipeline.js';
+
+/** One access-log line and one metrics observation per request, once the response is complete. */
+export function accessLogStage(metrics: Metrics): Stage {
+  return {
+    name: 'access-log',
+    async handle(ctx, next) {
+      try {
+        await next();
+      } finally {
+        logAccess(ctx, metrics);
+      }
+    },
+  };
+}
+
+function logAccess(ctx: RequestContext, metrics: Metrics): void {
+  const ms = performance.now() - ctx.startMs;
+  const status = ctx.finalStatus ?? (ctx.res.headersSent || ctx.res.writableEnded ? ctx.res.statusCode : ctx.error?.status ?? 499);
+  const route = ctx.route?.name ?? '-';
+  metrics.observeRequest(ctx.listener.name, route, status, ms / 1000);
+  const tls = ctx.tls;
+  ctx.listener.log.info({
+    reqId: ctx.id,
+    method: ctx.req.method,
+    path: ctx.req.url,
+    status,
+    ms: Math.round(ms * 100) / 100,
+    bytes: ctx.clientSink.bytes,
+    client: ctx.clientIp,
+    listener: ctx.listener.name,
+    route: ctx.route?.name,
+    pool: ctx.pool,
+    upstream: ctx.upstream?.id,
+    upstream_status: ctx.upstreamStatus,
+    upstream_ms: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
+    user: ctx.user,
+    tls: tls ? { version: tls.version, cipher: tls.cipher, sni: tls.sni } : undefined,
+    error: ctx.error?.proxyStatus,
+    ...ctx.logFields,
+  }, 'access');
+}
+
+/** Turns any failure of a later stage into the proxy's error response (or a reset when the head is out). */
+export const errorResponderStage: Stage = {
+  name: 'error-responder',
+  async handle(ctx, next) {
+    try {
+      await next();
+    } catch (raw) {
+      const err = toProxyError(raw);
+      ctx.error = err;
+      if (err.status >= 500 && err.kind !== 'client_closed') {
+        ctx.log.warn({ err: raw instanceof Error && raw !== err ? { message: raw.message, code: (raw as { code?: string }).code } : undefined, kind: err.kind }, 'request failed');
+      }
+      if (err.kind === 'client_closed') return;
+      if (ctx.res.headersSent) ctx.res.destroy();
+      else if (!ctx.res.destroyed) sendError(ctx.res, err, ctx.id, ctx.extraResponseHeaders);
+    }
+  },
+};

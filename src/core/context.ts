@@ -1,0 +1,79 @@
+/** The one object that carries a request through the pipeline. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ProxyError } from './errors.js';
+import { ServerResponseSink, type ResponseSink } from './response-sink.js';
+
+/** What a stage may know about the listener a request arrived on; built once per listener. */
+export interface ListenerInfo {
+  readonly name: string;
+  readonly mode: 'forward' | 'reverse';
+  readonly nodeId: string;
+  /** `1.1 <node_id>`, prebuilt. */
+  readonly via: string;
+  readonly log: Logger;
+  /** Whether a peer address is a trusted proxy (its X-Forwarded-For is believed). */
+  isTrusted(ip: string): boolean;
+}
+
+export interface TlsInfo { readonly version: string; readonly cipher: string; readonly sni: string }
+
+/** What the access log and plugins learn about where the request went. */
+export interface RouteInfo { readonly name: string; readonly pool?: string; readonly cache: boolean }
+export interface UpstreamInfo { readonly id: string }
+
+export class RequestContext {
+  readonly startMs = performance.now();
+  readonly sink: ResponseSink;
+  /** The innermost sink, which counts the bytes sent to the client. */
+  readonly clientSink: ServerResponseSink;
+  /** Request target path with query; stages may rewrite it (strip_prefix, plugins). */
+  path: string;
+  route?: RouteInfo;
+  pool?: string;
+  upstream?: UpstreamInfo;
+  upstreamStatus?: number;
+  upstreamMs?: number;
+  /** Authenticated user (forward mode Proxy-Authorization). */
+  user?: string;
+  /** Request headers to set or remove on the way upstream (plugins). Lower-case names. */
+  setRequestHeaders?: [string, string][];
+  removeRequestHeaders?: string[];
+  /** Response headers added by stages (e.g. Set-Cookie of sticky sessions, HSTS). Flat list. */
+  extraResponseHeaders?: string[];
+  /** For upgrade requests (WebSocket): the raw client socket and bytes read past the head. */
+  upgrade?: { socket: Socket; head: Buffer };
+  error?: ProxyError;
+  /** Status for the log when the response did not go through `res` (WebSocket 101, CONNECT tunnels). */
+  finalStatus?: number;
+  /** Extra fields for the access log line (rule names, cache status, retries). */
+  readonly logFields: Record<string, unknown> = {};
+  #log?: Logger;
+
+  constructor(
+    readonly id: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly listener: ListenerInfo,
+    readonly clientIp: string,
+    readonly tls: TlsInfo | null,
+  ) {
+    this.path = req.url ?? '/';
+    this.sink = this.clientSink = new ServerResponseSink(res);
+  }
+
+  /** A child logger tagged with the request id, made on first use (most requests only log once). */
+  get log(): Logger {
+    return (this.#log ??= this.listener.log.child({ reqId: this.id }));
+  }
+
+  /** Replaces the response sink with a wrapper around it (see ResponseSink). */
+  wrapSink(wrap: (inner: ResponseSink) => ResponseSink): void {
+    (this as { sink: ResponseSink }).sink = wrap(this.sink);
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    (this.extraResponseHeaders ??= []).push(name, value);
+  }
+}

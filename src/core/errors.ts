@@ -1,0 +1,74 @@
+/**
+ * The one table that maps what went wrong to a status code and an RFC 9209 Proxy-Status error type.
+ * Every error the proxy answers with goes through here.
+ */
+
+export const ERROR_TABLE = {
+  bad_request: { status: 400, proxyStatus: 'http_request_error', text: 'Bad Request' },
+  denied: { status: 403, proxyStatus: 'http_request_denied', text: 'Forbidden' },
+  destination_prohibited: { status: 403, proxyStatus: 'destination_ip_prohibited', text: 'Forbidden' },
+  no_route: { status: 404, proxyStatus: 'destination_not_found', text: 'Not Found' },
+  auth_required: { status: 407, proxyStatus: 'http_request_denied', text: 'Proxy Authentication Required' },
+  header_timeout: { status: 408, proxyStatus: 'http_request_error', text: 'Request Timeout' },
+  body_too_large: { status: 413, proxyStatus: 'http_request_error', text: 'Content Too Large' },
+  rate_limited: { status: 429, proxyStatus: 'http_request_denied', text: 'Too Many Requests' },
+  headers_too_large: { status: 431, proxyStatus: 'http_request_error', text: 'Request Header Fields Too Large' },
+  internal: { status: 500, proxyStatus: 'proxy_internal_error', text: 'Internal Server Error' },
+  connection_refused: { status: 502, proxyStatus: 'connection_refused', text: 'Bad Gateway' },
+  connection_terminated: { status: 502, proxyStatus: 'connection_terminated', text: 'Bad Gateway' },
+  dns_error: { status: 502, proxyStatus: 'dns_error', text: 'Bad Gateway' },
+  upstream_protocol: { status: 502, proxyStatus: 'http_protocol_error', text: 'Bad Gateway' },
+  upstream_failed: { status: 502, proxyStatus: 'destination_unavailable', text: 'Bad Gateway' },
+  no_healthy_upstream: { status: 503, proxyStatus: 'destination_unavailable', text: 'Service Unavailable' },
+  plugin_failed: { status: 503, proxyStatus: 'proxy_internal_error', text: 'Service Unavailable' },
+  connection_timeout: { status: 504, proxyStatus: 'connection_timeout', text: 'Gateway Timeout' },
+  response_timeout: { status: 504, proxyStatus: 'http_response_timeout', text: 'Gateway Timeout' },
+  not_cached: { status: 504, proxyStatus: 'proxy_internal_response', text: 'Gateway Timeout' },
+  client_closed: { status: 499, proxyStatus: 'proxy_internal_response', text: 'Client Closed Request' },
+} as const satisfies Record<string, { status: number; proxyStatus: string; text: string }>;
+
+export type ErrorKind = keyof typeof ERROR_TABLE;
+
+/** An error the proxy answers with its own response. `detail` reaches the client; keep it free of secrets. */
+export class ProxyError extends Error {
+  readonly status: number;
+  readonly proxyStatus: string;
+  constructor(readonly kind: ErrorKind, readonly detail = '', options?: { cause?: unknown }) {
+    super(detail || ERROR_TABLE[kind].text, options);
+    this.name = 'ProxyError';
+    this.status = ERROR_TABLE[kind].status;
+    this.proxyStatus = ERROR_TABLE[kind].proxyStatus;
+  }
+}
+
+/** Error codes of node:net, node:dns and undici, by what they mean for the client. */
+const CODE_TO_KIND: Record<string, ErrorKind> = {
+  ECONNREFUSED: 'connection_refused',
+  ECONNRESET: 'connection_terminated',
+  EPIPE: 'connection_terminated',
+  UND_ERR_SOCKET: 'connection_terminated',
+  UND_ERR_CLOSED: 'connection_terminated',
+  ENOTFOUND: 'dns_error',
+  EAI_AGAIN: 'dns_error',
+  EHOSTUNREACH: 'upstream_failed',
+  ENETUNREACH: 'upstream_failed',
+  EADDRNOTAVAIL: 'upstream_failed',
+  UND_ERR_CONNECT_TIMEOUT: 'connection_timeout',
+  ETIMEDOUT: 'connection_timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'response_timeout',
+  UND_ERR_BODY_TIMEOUT: 'response_timeout',
+  HPE_INVALID_CONSTANT: 'upstream_protocol',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'upstream_protocol',
+  UND_ERR_INFO: 'upstream_protocol',
+  UND_ERR_ABORTED: 'client_closed',
+  UND_ERR_ABORT: 'client_closed',
+  ABORT_ERR: 'client_closed',
+};
+
+/** The only place an unknown error gets a status: 502 for anything from upstream I/O, else 500. */
+export function toProxyError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = (err as { code?: string } | null)?.code;
+  const kind = code ? CODE_TO_KIND[code] ?? (code.startsWith('HPE_') ? 'upstream_protocol' : code.startsWith('UND_ERR') || code.startsWith('E') ? 'upstream_failed' : 'internal') : 'internal';
+  return new ProxyError(kind, '', { cause: err });
+}

@@ -1,0 +1,102 @@
+/**
+ * Sends one request to an upstream with undici's low-level dispatch and streams the response into the
+ * context's sink, with backpressure both ways. No body is ever buffered whole.
+ * Resolves when the response is complete; rejects with `responded` telling whether any response byte
+ * reached the sink (a request is retryable only when it did not).
+ */
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from './context.js';
+import { downstreamResponseHeaders } from './headers.js';
+import { ProxyError } from './errors.js';
+
+export interface ForwardTarget {
+  readonly dispatcher: Dispatcher;
+  /** Origin for undici (scheme://host:port). */
+  readonly origin: string;
+}
+
+export class ForwardError extends Error {
+  constructor(override readonly cause: unknown, readonly responded: boolean) {
+    super((cause as Error)?.message ?? 'forward failed');
+  }
+}
+
+export interface ForwardResult { status: number; headMs: number }
+
+/** An undici dispatch handler that streams the response into the context's sink. */
+class StreamHandler implements Dispatcher.DispatchHandler {
+  #controller?: Dispatcher.DispatchController;
+  #responded = false;
+  #status = 0;
+  #headMs = 0;
+  readonly #onResume = () => this.#controller?.resume();
+  readonly #onClientClose = () => { if (!this.ctx.res.writableFinished) this.#controller?.abort(new ProxyError('client_closed')); };
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly startMs: number,
+    private readonly resolve: (r: ForwardResult) => void,
+    private readonly reject: (e: ForwardError) => void,
+  ) {
+    ctx.res.once('close', this.#onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void { this.#controller = controller; }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
+    if (status < 200) return; // 1xx informational: not relayed
+    this.#responded = true;
+    this.#status = status;
+    this.#headMs = performance.now() - this.startMs;
+    const ctx = this.ctx;
+    const list = downstreamResponseHeaders(headers, ctx.listener.via, ctx.id);
+    if (ctx.extraResponseHeaders) list.push(...ctx.extraResponseHeaders);
+    ctx.upstreamStatus = status;
+    ctx.sink.head(status, list);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.ctx.sink.data(chunk)) return;
+    controller.pause();
+    this.ctx.sink.onDrain(this.#onResume);
+  }
+
+  onResponseEnd(): void {
+    this.ctx.res.off('close', this.#onClientClose);
+    this.ctx.sink.end();
+    this.resolve({ status: this.#status, headMs: this.#headMs });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.ctx.res.off('close', this.#onClientClose);
+    if (this.#responded) this.ctx.sink.abort(err);
+    this.reject(new ForwardError(err, this.#responded));
+  }
+}
+
+export interface ForwardOptions {
+  method: string;
+  path: string;
+  headers: string[];
+  /** Request body stream, or null when the request has none. */
+  body: NodeJS.ReadableStream | null;
+}
+
+export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts: ForwardOptions): Promise<ForwardResult> {
+  return new Promise((resolve, reject) => {
+    const handler = new StreamHandler(ctx, performance.now(), resolve, reject);
+    target.dispatcher.dispatch({
+      origin: target.origin,
+      method: opts.method as Dispatcher.HttpMethod,
+      path: opts.path,
+      headers: opts.headers,
+      body: opts.body as never,
+    }, handler);
+  });
+}
+
+/** Whether the request carries a body (RFC 9112 §6.3). */
+export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
+  const len = headers['content-length'];
+  return (len !== undefined && len !== '0') || headers['transfer-encoding'] !== undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * Header hygiene shared by both modes: hop-by-hop fields (RFC 9110 §7.6.1) and those named in
+ * Connection are removed both ways; Proxy-Authorization is never forwarded.
+ */
+
+/** Fields that belong to one connection only, never forwarded in either direction. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'http2-settings',
+]);
+
+/** Lower-case names listed in a Connection header value (undefined when there are none). */
+export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  let names: Set<string> | undefined;
+  for (const part of text.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (names ??= new Set()).add(name);
+  }
+  return names;
+}
+
+export interface UpstreamHeaderOptions {
+  /** `1.1 <node_id>` appended to Via. */
+  via: string;
+  requestId: string;
+  /** X-Forwarded-For value to send, or undefined to send none (forward mode privacy). */
+  forwardedFor?: string;
+  /** X-Forwarded-Proto and -Host, reverse mode only. */
+  forwardedProto?: string;
+  forwardedHost?: string;
+  /** Keep Upgrade and Connection: upgrade (WebSocket handshakes). */
+  upgrade?: boolean;
+  set?: readonly [string, string][];
+  remove?: readonly string[];
+}
+
+/**
+ * Names the proxy sets itself, so the client's copies are dropped; and Expect, which node:http has
+ * already answered with 100 Continue.
+ */
+const REPLACED = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
+
+/**
+ * Builds the upstream request's header list (flat, lower-case names) from the client's raw headers.
+ * One pass, no intermediate objects: this runs for every request.
+ */
+export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHeaderOptions): string[] {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      listed = connectionListed(raw[i + 1]);
+      break;
+    }
+  }
+  const out: string[] = [];
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || REPLACED.has(name) || listed?.has(name)) continue;
+    if (opts.remove?.includes(name)) continue;
+    if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+    out.push(name, raw[i + 1]!);
+  }
+  if (opts.set) for (const [n, v] of opts.set) setHeader(out, n, v);
+  out.push('via', via ? `${via}, ${opts.via}` : opts.via, 'x-request-id', opts.requestId);
+  if (opts.forwardedFor !== undefined) out.push('x-forwarded-for', opts.forwardedFor);
+  if (opts.forwardedProto !== undefined) out.push('x-forwarded-proto', opts.forwardedProto);
+  if (opts.forwardedHost !== undefined) out.push('x-forwarded-host', opts.forwardedHost);
+  if (opts.upgrade) out.push('connection', 'upgrade', 'upgrade', headerValue(raw, 'upgrade') ?? 'websocket');
+  return out;
+}
+
+/** Replaces every occurrence of a header in a flat list, or appends it. */
+export function setHeader(list: string[], name: string, value: string): void {
+  let found = false;
+  for (let i = 0; i < list.length; i += 2) {
+    if (list[i] === name) {
+      if (found) { list.splice(i, 2); i -= 2; } else { list[i + 1] = value; found = true; }
+    }
+  }
+  if (!found) list.push(name, value);
+}
+
+/** Removes every occurrence of a header from a flat list. */
+export function removeHeader(list: string[], name: string): void {
+  for (let i = list.length - 2; i >= 0; i -= 2) if (list[i] === name) list.splice(i, 2);
+}
+
+/** First value of a header in a flat raw list, matching names case-insensitively. */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
+/**
+ * Converts an upstream's response headers (undici's parsed record, lower-case names) into the client's
+ * flat list, dropping hop-by-hop and Connection-listed fields and adding Via and X-Request-Id.
+ */
+export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>, via: string, requestId: string): string[] {
+  const out: string[] = [];
+  const listed = headers.connection !== undefined ? connectionListed(headers.connection) : undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'x-request-id' || name === 'via' || listed?.has(name)) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+  const prior = headers.via;
+  out.push('via', prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${via}` : via, 'x-request-id', requestId);
+  return out;
+}

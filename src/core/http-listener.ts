@@ -1,0 +1,149 @@
+/**
+ * An HTTP or HTTPS listener: applies the listener's limits, turns each request (and each upgrade request)
+ * into a RequestContext and runs it through the listener's pipeline. Errors found by node:http before a
+ * request exists (malformed head 400, head too large 431, head too slow 408) are answered here.
+ */
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { once } from 'node:events';
+import type { Limits } from '../config/types.js';
+import { parseListen } from '../config/shape.js';
+import { RequestContext, type ListenerInfo, type TlsInfo } from './context.js';
+import { sendRawError } from './error-response.js';
+import type { ErrorKind } from './errors.js';
+import type { Pipeline } from './pipeline.js';
+import { requestIdFor } from './request-id.js';
+
+export interface HttpListenerOptions {
+  listen: string;
+  limits: Limits;
+  info: ListenerInfo;
+  /** Read per request, so a reload can swap the pipeline under a running server. */
+  pipeline: () => Pipeline;
+  tls?: HttpsOptions;
+  /** CONNECT requests (forward mode); without it CONNECT is answered 405 by node. */
+  onConnect?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Called before the pipeline: a listener may answer a request itself (e.g. /proxy.pac) by returning true. */
+  intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+const tlsInfoKey = Symbol('gatehouse.tlsInfo');
+
+function tlsInfo(socket: Socket): TlsInfo | null {
+  const s = socket as TLSSocket & { [tlsInfoKey]?: TlsInfo };
+  if (!s.encrypted) return null;
+  return (s[tlsInfoKey] ??= {
+    version: s.getProtocol() ?? '',
+    cipher: s.getCipher()?.name ?? '',
+    sni: (s as TLSSocket & { servername?: string | false }).servername || '',
+  });
+}
+
+/** The peer address, with IPv4-mapped IPv6 written as plain IPv4. */
+export function peerAddress(socket: Socket): string {
+  const ip = socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+const CLIENT_ERROR_KIND: Record<string, ErrorKind> = {
+  HPE_HEADER_OVERFLOW: 'headers_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'header_timeout',
+};
+
+export class HttpListener {
+  readonly server: Server;
+  readonly #opts: HttpListenerOptions;
+  #inflight = 0;
+
+  constructor(opts: HttpListenerOptions) {
+    this.#opts = opts;
+    const { limits } = opts;
+    const serverOptions = {
+      maxHeaderSize: limits.max_header_size,
+      headersTimeout: limits.header_timeout,
+      requestTimeout: 0,
+      keepAliveTimeout: limits.idle_timeout,
+      // node checks header timeouts on this interval; the default (30 s) is far too coarse for 408s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.header_timeout / 4))),
+      noDelay: true,
+      requireHostHeader: false,
+    };
+    this.server = opts.tls
+      ? createHttpsServer({ ...serverOptions, ...opts.tls })
+      : createHttpServer(serverOptions);
+    this.server.maxConnections = limits.max_connections;
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
+    if (opts.onConnect) this.server.on('connect', opts.onConnect);
+  }
+
+  get inflight(): number { return this.#inflight; }
+
+  get address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a && typeof a === 'object') return { host: a.address, port: a.port };
+    return parseListen(this.#opts.listen);
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = parseListen(this.#opts.listen);
+    this.server.listen(port, host);
+    await Promise.race([
+      once(this.server, 'listening'),
+      once(this.server, 'error').then(([e]) => {
+        throw new Error(`${this.#opts.info.name}: cannot listen on ${this.#opts.listen}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      }),
+    ]);
+  }
+
+  /** Stops accepting, lets in-flight requests finish up to `timeoutMs`, then closes what is left. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs);
+    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+    await closed;
+    clearTimeout(timer);
+    clearInterval(idle);
+  }
+
+  #run(ctx: RequestContext): void {
+    this.#inflight++;
+    this.#opts.pipeline()(ctx).catch((err) => {
+      // The error responder handles everything; reaching here is a bug, so never leave the client hanging.
+      ctx.listener.log.error({ err, reqId: ctx.id }, 'pipeline failed');
+      if (!ctx.res.headersSent) { ctx.res.statusCode = 500; ctx.res.end(); } else ctx.res.destroy();
+    }).finally(() => { this.#inflight--; });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#opts.intercept?.(req, res)) return;
+    const id = requestIdFor(req.headers['x-request-id']);
+    this.#run(new RequestContext(id, req, res, this.#opts.info, peerAddress(req.socket), tlsInfo(req.socket)));
+  }
+
+  #handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    // A ServerResponse on the raw socket lets the pipeline answer refusals (403, 502…) as usual.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.shouldKeepAlive = false;
+    const id = requestIdFor(req.headers['x-request-id']);
+    const ctx = new RequestContext(id, req, res, this.#opts.info, peerAddress(socket), tlsInfo(socket));
+    ctx.upgrade = { socket, head };
+    socket.on('error', () => socket.destroy());
+    this.#run(ctx);
+  }
+
+  #clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+    const kind = CLIENT_ERROR_KIND[err.code ?? ''] ?? 'bad_request';
+    const id = requestIdFor(undefined);
+    sendRawError(socket, kind, id);
+    this.#opts.info.log.info({ reqId: id, client: peerAddress(socket), listener: this.#opts.info.name, error: kind, code: err.code }, 'client error');
+  }
+}

@@ -1,0 +1,59 @@
+/** Request limits that node:http does not enforce itself: body size (413) and per-IP rate (429). */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Limits } from '../config/types.js';
+import { ProxyError } from './errors.js';
+import type { Stage } from './pipeline.js';
+
+/** Counts body bytes of a request without a Content-Length and fails the stream past the limit. */
+class BodyLimit extends Transform {
+  #seen = 0;
+  constructor(private readonly max: number) { super(); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.#seen > this.max) done(new ProxyError('body_too_large', `body over ${this.max} bytes`));
+    else done(null, chunk);
+  }
+}
+
+/**
+ * The request body to forward: the request itself when its length is declared (node:http enforces it),
+ * else a counting stream. Throws 413 at once when a declared length is over the limit.
+ */
+export function limitedBody(req: IncomingMessage, maxBytes: number): NodeJS.ReadableStream {
+  if (maxBytes <= 0) return req;
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && req.headers['transfer-encoding'] === undefined) {
+    if (Number(declared) > maxBytes) throw new ProxyError('body_too_large', `body over ${maxBytes} bytes`);
+    return req;
+  }
+  const limiter = new BodyLimit(maxBytes);
+  req.on('error', (e) => limiter.destroy(e));
+  return req.pipe(limiter);
+}
+
+/** Token bucket per client IP: `perSecond` requests per second, bursts up to the same number. */
+export function rateLimitStage(limits: Limits): Stage | undefined {
+  const rate = limits.rate.per_ip;
+  if (rate <= 0) return undefined;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  // Forget idle clients now and then so the map stays small.
+  const sweep = setInterval(() => {
+    const old = performance.now() - 60_000;
+    for (const [ip, b] of buckets) if (b.at < old) buckets.delete(ip);
+  }, 30_000);
+  sweep.unref();
+  return {
+    name: 'rate-limit',
+    async handle(ctx, next) {
+      const now = performance.now();
+      let b = buckets.get(ctx.clientIp);
+      if (!b) buckets.set(ctx.clientIp, (b = { tokens: rate, at: now }));
+      b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+      b.at = now;
+      if (b.tokens < 1) throw new ProxyError('rate_limited', `over ${rate} requests per second`);
+      b.tokens -= 1;
+      return next();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The request pipeline: an ordered list of stages, each doing one job. A stage works on the request
+ * before `await next()` and on the response after it; a stage that answers the request does not call next.
+ */
+import type { RequestContext } from './context.js';
+
+export interface Stage {
+  readonly name: string;
+  handle(ctx: RequestContext, next: () => Promise<void>): Promise<void>;
+}
+
+export type Pipeline = (ctx: RequestContext) => Promise<void>;
+
+const done = () => Promise.resolve();
+
+/** Composes stages in order (modelled on hono's compose). */
+export function compose(stages: readonly Stage[]): Pipeline {
+  return (ctx) => {
+    let last = -1;
+    const run = (i: number): Promise<void> => {
+      if (i <= last) return Promise.reject(new Error(`${stages[i - 1]?.name}: next() called twice`));
+      last = i;
+      const stage = stages[i];
+      return stage ? stage.handle(ctx, i + 1 < stages.length ? () => run(i + 1) : done) : done();
+    };
+    return run(0);
+  };
+}

@@ -1,0 +1,39 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Where a response goes. The forward stage writes the upstream's response into `ctx.sink`; stages that
+ * must see or change the response (cache, plugins, sticky cookies) wrap the sink before calling next,
+ * so response-side work runs in reverse stage order, like Envoy's encoder filters.
+ * Headers are a flat list `[name, value, name, value…]` with lower-case names.
+ */
+export interface ResponseSink {
+  head(status: number, headers: string[]): void;
+  /** Returns false when the client is slow: wait for onDrain before writing more. */
+  data(chunk: Buffer): boolean;
+  onDrain(resume: () => void): void;
+  end(): void;
+  /** The response cannot be completed (upstream failed mid-body). */
+  abort(err: Error): void;
+}
+
+/** The innermost sink: the client's ServerResponse. */
+export class ServerResponseSink implements ResponseSink {
+  /** Body bytes written, for the access log. */
+  bytes = 0;
+  constructor(readonly res: ServerResponse) {}
+  head(status: number, headers: string[]): void { this.res.writeHead(status, headers); }
+  data(chunk: Buffer): boolean { this.bytes += chunk.length; return this.res.write(chunk); }
+  onDrain(resume: () => void): void { this.res.once('drain', resume); }
+  end(): void { this.res.end(); }
+  abort(err: Error): void { this.res.destroy(err); }
+}
+
+/** Base for sinks that change part of the response and pass the rest on. */
+export class ForwardingSink implements ResponseSink {
+  constructor(protected readonly next: ResponseSink) {}
+  head(status: number, headers: string[]): void { this.next.head(status, headers); }
+  data(chunk: Buffer): boolean { return this.next.data(chunk); }
+  onDrain(resume: () => void): void { this.next.onDrain(resume); }
+  end(): void { this.next.end(); }
+  abort(err: Error): void { this.next.abort(err); }
+}

@@ -1,0 +1,153 @@
+/**
+ * The composition root: builds pools, listeners and the admin API from a config, starts them, reloads
+ * them in place (SIGHUP) and drains them on shutdown.
+ */
+import { BlockList, isIPv6 } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatehouseConfig } from './config/types.js';
+import { Metrics } from './observability/metrics.js';
+import { ReverseProxyListener } from './reverse/reverse-listener.js';
+import { UpstreamPool } from './reverse/upstream-pool.js';
+import type { Upstream } from './reverse/upstream.js';
+import { AdminServer } from './admin/admin-server.js';
+
+export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr, bits] = c.split('/');
+    const type = isIPv6(addr!) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr!, type);
+    else list.addSubnet(addr!, Number(bits), type);
+  }
+  const cache = new Map<string, boolean>();
+  return (ip) => {
+    let hit = cache.get(ip);
+    if (hit === undefined) {
+      hit = list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+      if (cache.size > 10_000) cache.clear();
+      cache.set(ip, hit);
+    }
+    return hit;
+  };
+}
+
+export class Gateway {
+  readonly metrics = new Metrics();
+  readonly startedAt = Date.now();
+  #config: GatehouseConfig;
+  #pools = new Map<string, UpstreamPool>();
+  #reverse: ReverseProxyListener[] = [];
+  #admin?: AdminServer;
+  #isTrusted: (ip: string) => boolean;
+
+  constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>) {
+    this.#config = config;
+    this.#isTrusted = trustChecker(config.trusted_proxies);
+    this.#pools = this.#buildPools(config);
+    this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
+    if (config.admin.listen) this.#admin = new AdminServer(config.admin, this);
+  }
+
+  get config(): GatehouseConfig { return this.#config; }
+  get pools(): ReadonlyMap<string, UpstreamPool> { return this.#pools; }
+  get reverseListeners(): readonly ReverseProxyListener[] { return this.#reverse; }
+  get adminAddress() { return this.#admin?.address; }
+
+  #newReverse(cfg: GatehouseConfig['reverse'][number], index: number): ReverseProxyListener {
+    return new ReverseProxyListener(cfg, index, {
+      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id,
+      isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools,
+    });
+  }
+
+  /** New pools for a config, keeping existing Upstream objects (and their connections) by origin. */
+  #buildPools(config: GatehouseConfig): Map<string, UpstreamPool> {
+    const pools = new Map<string, UpstreamPool>();
+    for (const [name, pc] of Object.entries(config.pools)) {
+      const old = this.#pools.get(name);
+      const reuse = new Map<string, Upstream>(old?.upstreams.map((u) => [u.id, u]) ?? []);
+      pools.set(name, new UpstreamPool(name, pc, reuse));
+    }
+    return pools;
+  }
+
+  async start(): Promise<void> {
+    const started: { stop(ms?: number): Promise<void> }[] = [];
+    try {
+      for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
+      if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
+    } catch (e) {
+      await Promise.all(started.map((s) => s.stop(0)));
+      throw e;
+    }
+    this.log.info({ listeners: this.describeListeners() }, 'gatehouse started');
+  }
+
+  describeListeners(): { name: string; mode: string; address: string; tls: boolean }[] {
+    return this.#reverse.map((r) => {
+      const a = r.listener.address;
+      return { name: r.name, mode: 'reverse', address: `${a.host}:${a.port}`, tls: !!r.config.tls };
+    });
+  }
+
+  /**
+   * Applies a new, already validated config without dropping connections: listeners on the same address
+   * swap their routes; new addresses start; gone ones drain; upstreams of unchanged origins keep their connections.
+   */
+  async reload(config: GatehouseConfig): Promise<void> {
+    const oldPools = this.#pools;
+    this.#pools = this.#buildPools(config);
+    this.#config = config;
+    this.#isTrusted = trustChecker(config.trusted_proxies);
+    const byAddress = new Map(this.#reverse.map((r) => [r.config.listen, r]));
+    const next: ReverseProxyListener[] = [];
+    for (const [i, cfg] of config.reverse.entries()) {
+      const kept = byAddress.get(cfg.listen);
+      if (kept) { kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
+      const fresh = this.#newReverse(cfg, i);
+      await fresh.listener.start();
+      next.push(fresh);
+    }
+    this.#reverse = next;
+    await Promise.all([...byAddress.values()].map((r) => r.listener.stop(config.shutdown_timeout)));
+    // Upstreams no longer in any pool: let their in-flight requests finish, then close.
+    const live = new Set([...this.#pools.values()].flatMap((p) => p.upstreams));
+    for (const pool of oldPools.values()) {
+      for (const u of pool.upstreams) if (!live.has(u)) { u.draining = true; void u.idle().then(() => u.close()); }
+    }
+    this.log.info({ listeners: this.describeListeners() }, 'config reloaded');
+  }
+
+  /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */
+  async stop(): Promise<void> {
+    const ms = this.#config.shutdown_timeout;
+    this.log.info({ timeout_ms: ms }, 'draining');
+    await Promise.all(this.#reverse.map((r) => r.listener.stop(ms)));
+    await this.#admin?.stop();
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    this.log.info('stopped');
+  }
+
+  /** The JSON of GET /status. */
+  status(): Record<string, unknown> {
+    return {
+      node_id: this.#config.node_id,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      listeners: this.#reverse.map((r) => ({
+        ...this.describeListeners().find((d) => d.name === r.name),
+        inflight: r.listener.inflight,
+        routes: r.routes.routes.map((rt) => ({ name: rt.name, match: rt.config.match, pool: rt.pool, respond: rt.respond?.status, cache: rt.cache })),
+        certificates: r.sni?.describe(),
+      })),
+      pools: Object.fromEntries([...this.#pools.values()].map((p) => [p.name, {
+        balance: p.config.balance,
+        upstreams: p.upstreams.map((u) => ({
+          url: u.id, weight: u.weight, state: u.draining ? 'draining' : u.available ? 'up' : 'down',
+          healthy: u.healthy, ejected: u.ejectedUntil > Date.now(), active: u.inflight, requests: u.requests,
+          failures: u.failures, ejections: u.ejections, response_time_ms: Math.round(u.responseTimeMs * 100) / 100,
+          last_check: u.lastCheck,
+        })),
+      }])),
+    };
+  }
+}

@@ -1,0 +1,53 @@
+/** Prometheus metrics (prom-client). Labelled children are cached so a request costs two map lookups. */
+import client from 'prom-client';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly requests = new client.Counter({
+    name: 'gatehouse_requests_total', help: 'Requests answered, by listener, route and status code.',
+    labelNames: ['listener', 'route', 'code'] as const, registers: [this.registry],
+  });
+  readonly duration = new client.Histogram({
+    name: 'gatehouse_request_duration_seconds', help: 'Time from request to the end of the response.',
+    labelNames: ['listener', 'route'] as const, registers: [this.registry],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  readonly upstreamHealthy = new client.Gauge({
+    name: 'gatehouse_upstream_healthy', help: '1 when the upstream is available to balancers.',
+    labelNames: ['pool', 'upstream'] as const, registers: [this.registry],
+  });
+  readonly upstreamActive = new client.Gauge({
+    name: 'gatehouse_upstream_active_connections', help: 'Requests in flight per upstream.',
+    labelNames: ['pool', 'upstream'] as const, registers: [this.registry],
+  });
+  readonly healthTransitions = new client.Counter({
+    name: 'gatehouse_health_transitions_total', help: 'Upstream health state changes.',
+    labelNames: ['pool', 'upstream', 'to'] as const, registers: [this.registry],
+  });
+  readonly retries = new client.Counter({
+    name: 'gatehouse_retries_total', help: 'Requests retried on another upstream.',
+    labelNames: ['pool'] as const, registers: [this.registry],
+  });
+  readonly authFailures = new client.Counter({
+    name: 'gatehouse_auth_failures_total', help: 'Failed proxy authentications.',
+    labelNames: ['listener'] as const, registers: [this.registry],
+  });
+  #requestChildren = new Map<string, client.Counter.Internal>();
+  #durationChildren = new Map<string, client.Histogram.Internal<'listener' | 'route'>>();
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
+  }
+
+  /** Records one answered request. */
+  observeRequest(listener: string, route: string, code: number, seconds: number): void {
+    const key = `${listener}\0${route}\0${code}`;
+    let counter = this.#requestChildren.get(key);
+    if (!counter) this.#requestChildren.set(key, (counter = this.requests.labels(listener, route, String(code))));
+    counter.inc();
+    const hkey = `${listener}\0${route}`;
+    let histogram = this.#durationChildren.get(hkey);
+    if (!histogram) this.#durationChildren.set(hkey, (histogram = this.duration.labels(listener, route)));
+    histogram.observe(seconds);
+  }
+}

@@ -1,0 +1,37 @@
+import type { Balancer, BalancerName } from './balancer.js';
+import { ConsistentHashBalancer } from './consistent-hash.js';
+import { IpHashBalancer } from './ip-hash.js';
+import { LeastConnBalancer } from './least-conn.js';
+import { LeastTimeBalancer } from './least-time.js';
+import { RandomTwoBalancer } from './random-two.js';
+import { RoundRobinBalancer } from './round-robin.js';
+import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
+
+export interface BalancerOptions {
+  /** consistent_hash only: `ip | header:NAME | cookie:NAME | path`. Default `ip`. */
+  readonly hashKey?: string;
+  /** Injected randomness for deterministic tests. Default Math.random. */
+  readonly random?: () => number;
+}
+
+export const BALANCER_NAMES: readonly BalancerName[] = [
+  'round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash', 'least_time', 'random_two',
+];
+
+/** A new balancer of the named policy. Throws on an unknown name or an invalid `hashKey` (config errors). */
+export function createBalancer(name: BalancerName, opts: BalancerOptions = {}): Balancer {
+  const random = opts.random ?? Math.random;
+  switch (name) {
+    case 'round_robin': return new RoundRobinBalancer();
+    case 'weighted_round_robin': return new WeightedRoundRobinBalancer();
+    case 'least_conn': return new LeastConnBalancer(random);
+    case 'ip_hash': return new IpHashBalancer();
+    case 'consistent_hash': return new ConsistentHashBalancer(opts.hashKey ?? 'ip');
+    case 'least_time': return new LeastTimeBalancer(random);
+    case 'random_two': return new RandomTwoBalancer(random);
+    default: {
+      const unknown: never = name;
+      throw new Error(`unknown balancer ${JSON.stringify(unknown)}; expected one of ${BALANCER_NAMES.join(', ')}`);
+    }
+  }
+}

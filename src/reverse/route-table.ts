@@ -1,0 +1,83 @@
+/** Reverse-mode routes, compiled once: host (exact or *.wildcard), path prefix, header values. First match wins. */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RouteInfo } from '../core/context.js';
+import type { Route } from '../config/types.js';
+
+export interface CompiledRoute extends RouteInfo {
+  readonly config: Route;
+  readonly pathPrefix: string;
+  readonly stripPrefix: boolean;
+  /** Prebuilt direct response of a `respond` route. */
+  readonly respond?: { status: number; headers: string[]; body: Buffer };
+}
+
+type Matcher = (host: string, path: string, headers: IncomingHttpHeaders) => boolean;
+
+/** Lower-case host without port and trailing dot. */
+export function normaliseHost(hostHeader: string | undefined): string {
+  if (!hostHeader) return '';
+  let host = hostHeader;
+  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(0, host.indexOf(']') + 1);
+  else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) host = host.slice(0, colon);
+  }
+  host = host.toLowerCase();
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+function hostMatcher(pattern: string): (host: string) => boolean {
+  const p = normaliseHost(pattern);
+  // `*.example.com` matches any name under example.com (not example.com itself), as nginx's wildcards.
+  if (p.startsWith('*.')) {
+    const suffix = p.slice(1);
+    return (host) => host.length > suffix.length && host.endsWith(suffix);
+  }
+  return (host) => host === p;
+}
+
+/** `/api` matches `/api`, `/api/…` and `/api?…` but not `/apiary`; a prefix ending in `/` is a plain prefix. */
+function pathMatcher(prefix: string): (path: string) => boolean {
+  if (prefix.endsWith('/')) return (path) => path.startsWith(prefix);
+  return (path) => path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/' || path[prefix.length] === '?');
+}
+
+function compile(route: Route): { route: CompiledRoute; matches: Matcher } {
+  const checks: Matcher[] = [];
+  const { host, path_prefix, headers } = route.match;
+  if (host) { const m = hostMatcher(host); checks.push((h) => m(h)); }
+  if (path_prefix) { const m = pathMatcher(path_prefix); checks.push((_h, p) => m(p)); }
+  if (headers) {
+    for (const [name, value] of Object.entries(headers)) {
+      const key = name.toLowerCase();
+      checks.push((_h, _p, hs) => hs[key] === value);
+    }
+  }
+  let respond: CompiledRoute['respond'];
+  if (route.respond) {
+    const body = Buffer.from(route.respond.body);
+    const hs = Object.entries(route.respond.headers).flatMap(([k, v]) => [k.toLowerCase(), v]);
+    if (!hs.includes('content-type')) hs.push('content-type', 'text/plain; charset=utf-8');
+    respond = { status: route.respond.status, headers: hs, body };
+  }
+  const compiled: CompiledRoute = {
+    name: route.name, pool: route.pool, cache: route.cache, config: route,
+    pathPrefix: path_prefix ?? '', stripPrefix: route.strip_prefix && !!path_prefix, respond,
+  };
+  const matches: Matcher = checks.length === 0 ? () => true
+    : checks.length === 1 ? checks[0]!
+      : (h, p, hs) => { for (const c of checks) if (!c(h, p, hs)) return false; return true; };
+  return { route: compiled, matches };
+}
+
+export class RouteTable {
+  readonly #routes: { route: CompiledRoute; matches: Matcher }[];
+  constructor(routes: readonly Route[]) {
+    this.#routes = routes.map(compile);
+  }
+  get routes(): CompiledRoute[] { return this.#routes.map((r) => r.route); }
+  match(host: string, path: string, headers: IncomingHttpHeaders): CompiledRoute | undefined {
+    for (const r of this.#routes) if (r.matches(host, path, headers)) return r.route;
+    return undefined;
+  }
+}

@@ -1,0 +1,171 @@
+import { createSecureContext, type SecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import { certNames, loadCertKeyPair, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
+
+export { TlsConfigError, type TlsProblem } from './cert-files.js';
+
+/** The reverse listener's `tls:` block. */
+export interface ReverseTlsConfig {
+  /** Certificate and key files; SNI picks by each certificate's names, the first is the default. */
+  readonly certs: readonly { readonly cert: string; readonly key: string }[];
+  /** `TLSv1.2` (default) or `TLSv1.3`. */
+  readonly min_version?: string;
+  /** `Strict-Transport-Security` value the reverse proxy adds; empty = none. */
+  readonly hsts?: string;
+}
+
+export interface SniOptions extends LoadOptions {
+  /** Prefix for problem keys. Default `tls`; the config layer passes e.g. `reverse[0].tls`. */
+  readonly keyPrefix?: string;
+}
+
+/** What `SNICallback` receives. */
+export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+
+const MIN_VERSIONS: readonly SecureVersion[] = ['TLSv1.2', 'TLSv1.3'];
+
+// Mozilla "intermediate" (forward-secret AEAD only). The TLS 1.3 suites are OpenSSL's defaults.
+export const CIPHERS = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+interface Entry { readonly pair: CertKeyPair; readonly names: readonly string[]; readonly context: SecureContext }
+
+interface State {
+  readonly minVersion: SecureVersion;
+  readonly hsts: string | undefined;
+  readonly entries: readonly Entry[];
+  readonly exact: ReadonlyMap<string, Entry>;
+  /** `*.b.test` is stored under `b.test`. */
+  readonly wildcard: ReadonlyMap<string, Entry>;
+}
+
+/** Every problem with a reverse `tls:` block: files, PEM, key match, expiry, settings. */
+export function validateReverseTls(cfg: ReverseTlsConfig, opts: SniOptions = {}): TlsProblem[] {
+  return build(cfg, opts).problems;
+}
+
+/**
+ * The certificates of one TLS listener, one SecureContext each, built once.
+ * `sniCallback` picks exact name, then one-label wildcard, then the first certificate.
+ * `reload()` swaps in newly read files only when all of them are good.
+ */
+export class SniContexts {
+  #cfg: ReverseTlsConfig;
+  readonly #opts: SniOptions;
+  #state: State;
+  readonly #servers = new Set<TlsServer>();
+
+  /** Throws `TlsConfigError` listing every problem. */
+  constructor(cfg: ReverseTlsConfig, opts: SniOptions = {}) {
+    const { state, problems } = build(cfg, opts);
+    if (!state) throw new TlsConfigError(problems);
+    this.#cfg = cfg;
+    this.#opts = opts;
+    this.#state = state;
+  }
+
+  /** The context for a requested server name (any case, trailing dot allowed). */
+  select(servername: string | undefined): SecureContext {
+    return this.#entryFor(servername).context;
+  }
+
+  readonly sniCallback: SniCallback = (servername, cb) => cb(null, this.select(servername));
+
+  /** Options for `https.createServer` / `tls.createServer`; the default cert serves clients without SNI. */
+  serverOptions(): TlsOptions {
+    return { ...this.#defaultOptions(), SNICallback: this.sniCallback, ALPNProtocols: ['http/1.1'] };
+  }
+
+  /** Lets `reload()` replace the default (no-SNI) certificate of this server too. */
+  attach(server: TlsServer): void {
+    this.#servers.add(server);
+    server.once('close', () => this.#servers.delete(server));
+  }
+
+  /** `Strict-Transport-Security` value, or undefined when off. */
+  get hsts(): string | undefined {
+    return this.#state.hsts;
+  }
+
+  /** Each certificate's names and expiry, for `/status` and logs. */
+  describe(): { names: readonly string[]; validTo: string; fingerprint256: string }[] {
+    return this.#state.entries.map((e) => ({ names: e.names, validTo: new Date(e.pair.x509.validTo).toISOString(), fingerprint256: e.pair.x509.fingerprint256 }));
+  }
+
+  /**
+   * Re-reads the files (of `cfg` when given, else the current config). Returns the problems;
+   * when there are any, the old certificates keep serving.
+   */
+  reload(cfg: ReverseTlsConfig = this.#cfg): TlsProblem[] {
+    const { state, problems } = build(cfg, this.#opts);
+    if (!state) return problems;
+    this.#cfg = cfg;
+    this.#state = state;
+    for (const s of this.#servers) s.setSecureContext(this.#defaultOptions());
+    return [];
+  }
+
+  #entryFor(servername: string | undefined): Entry {
+    const { exact, wildcard, entries } = this.#state;
+    if (servername) {
+      const name = servername.toLowerCase().replace(/\.$/, '');
+      const hit = exact.get(name);
+      if (hit) return hit;
+      const dot = name.indexOf('.');
+      const wild = dot > 0 ? wildcard.get(name.slice(dot + 1)) : undefined;
+      if (wild) return wild;
+    }
+    return entries[0]!;
+  }
+
+  #defaultOptions(): TlsOptions {
+    const { pair } = this.#state.entries[0]!;
+    return { cert: pair.certPem, key: pair.keyPem, ...contextOptions(this.#state.minVersion) };
+  }
+}
+
+function contextOptions(minVersion: SecureVersion) {
+  // Every suite on the list is strong, so let clients pick (ChaCha20 on phones without AES-NI),
+  // as Mozilla's intermediate profile does.
+  return { minVersion, ciphers: CIPHERS, honorCipherOrder: false };
+}
+
+function build(cfg: ReverseTlsConfig, opts: SniOptions): { state?: State; problems: TlsProblem[] } {
+  const prefix = opts.keyPrefix ?? 'tls';
+  const problems: TlsProblem[] = [];
+  const minVersion = (cfg.min_version ?? 'TLSv1.2') as SecureVersion;
+  if (!MIN_VERSIONS.includes(minVersion)) problems.push({ key: `${prefix}.min_version`, message: `must be TLSv1.2 or TLSv1.3, got "${cfg.min_version}"` });
+  const hsts = cfg.hsts?.trim() || undefined;
+  if (hsts && !/(^|;)\s*max-age=\d+\s*(;|$)/i.test(hsts)) problems.push({ key: `${prefix}.hsts`, message: `must contain max-age=SECONDS, got "${hsts}"` });
+  if (!cfg.certs || cfg.certs.length === 0) problems.push({ key: `${prefix}.certs`, message: 'at least one certificate is required' });
+
+  const entries: Entry[] = [];
+  (cfg.certs ?? []).forEach((c, i) => {
+    const at = `${prefix}.certs[${i}]`;
+    const loaded = loadCertKeyPair({ certPath: c.cert, keyPath: c.key, certKey: `${at}.cert`, keyKey: `${at}.key` }, opts);
+    problems.push(...loaded.problems);
+    if (!loaded.pair) return;
+    try {
+      const context = createSecureContext({ cert: loaded.pair.certPem, key: loaded.pair.keyPem, ...contextOptions(MIN_VERSIONS.includes(minVersion) ? minVersion : 'TLSv1.2') });
+      entries.push({ pair: loaded.pair, names: certNames(loaded.pair.x509), context });
+    } catch (e) {
+      // e.g. OpenSSL refusing a 1024-bit key ("ee key too small")
+      problems.push({ key: `${at}.cert`, message: `${c.cert} is not usable: ${(e as Error).message}` });
+    }
+  });
+  if (problems.length > 0) return { problems };
+
+  const exact = new Map<string, Entry>();
+  const wildcard = new Map<string, Entry>();
+  for (const e of entries) {
+    for (const n of e.names) {
+      // the first certificate listed for a name wins, so order in the config decides overlaps
+      const [map, key] = n.startsWith('*.') ? [wildcard, n.slice(2)] : [exact, n];
+      if (!map.has(key)) map.set(key, e);
+    }
+  }
+  return { state: { minVersion, hsts, entries, exact, wildcard }, problems };
+}

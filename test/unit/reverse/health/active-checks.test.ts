@@ -1,0 +1,139 @@
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { ActiveHttpChecker } from '../../../../src/reverse/health/active-http.js';
+import { ActiveTcpChecker } from '../../../../src/reverse/health/active-tcp.js';
+import { createHealthChecker } from '../../../../src/reverse/health/create-health-checker.js';
+import type { HealthChecker, HealthReport } from '../../../../src/reverse/health/health-checker.js';
+import { expect } from '../expect.js';
+
+async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+function close(server: net.Server & { closeAllConnections?: () => void }) {
+  server.closeAllConnections?.();
+  server.close();
+}
+
+/** Starts the checker and resolves with the first `n` reports per upstream id. */
+async function collect(checker: HealthChecker, targets: { id: string; url: string }[], n = 1): Promise<Map<string, HealthReport[]>> {
+  const seen = new Map<string, HealthReport[]>(targets.map((t) => [t.id, []]));
+  await new Promise<void>((resolve) => {
+    checker.start(targets, (r) => {
+      seen.get(r.upstreamId)!.push(r);
+      if ([...seen.values()].every((list) => list.length >= n)) resolve();
+    });
+  });
+  await checker.stop();
+  return seen;
+}
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('health: active http', () => {
+  const servers: Server[] = [];
+  afterEach(() => servers.splice(0).forEach(close));
+
+  it('passes a healthy upstream and fails wrong status, timeout, body mismatch and refused', async () => {
+    const seenHost: string[] = [];
+    const ok = await listen((req, res) => {
+      seenHost.push(`${req.url} ${req.headers.host}`);
+      res.end('status: UP');
+    });
+    const wrong = await listen((_req, res) => res.writeHead(503).end('status: UP'));
+    const hang = await listen(() => {}); // never answers
+    const body = await listen((_req, res) => res.end('status: DOWN'));
+    servers.push(ok.server, wrong.server, hang.server, body.server);
+    const checker = new ActiveHttpChecker({ path: '/health', interval: 50, timeout: 200, expect_status: ['200-299'], expect_body: 'UP', host: 'app.test' });
+    const refused = `http://127.0.0.1:${await closedPort()}`;
+    const started = Date.now();
+    const r = await collect(checker, [
+      { id: 'ok', url: ok.url }, { id: 'wrong', url: wrong.url }, { id: 'hang', url: hang.url },
+      { id: 'body', url: body.url }, { id: 'refused', url: refused },
+    ]);
+    expect(r.get('ok')![0]).to.include({ upstreamId: 'ok', ok: true, reason: 'status 200, body matched' });
+    expect(r.get('ok')![0]!.latencyMs).to.be.a('number');
+    expect(seenHost[0]).to.equal('/health app.test');
+    expect(r.get('wrong')![0]).to.include({ ok: false, reason: 'status 503' });
+    expect(r.get('hang')![0]).to.include({ ok: false, reason: 'timeout after 200ms' });
+    expect(r.get('body')![0]).to.include({ ok: false, reason: 'body mismatch' });
+    expect(r.get('refused')![0]).to.include({ ok: false, reason: 'ECONNREFUSED' });
+    expect(Date.now() - started).to.be.below(1000);
+  });
+
+  it('checks repeatedly every interval ± jitter and stops reporting after stop()', async () => {
+    let hits = 0;
+    const up = await listen((_req, res) => {
+      hits++;
+      res.end();
+    });
+    servers.push(up.server);
+    const checker = new ActiveHttpChecker({ path: '/', interval: 40, timeout: 500 });
+    const started = Date.now();
+    const r = await collect(checker, [{ id: 'u', url: up.url }], 4);
+    const elapsed = Date.now() - started;
+    expect(r.get('u')!.every((x) => x.ok)).to.equal(true);
+    expect(elapsed).to.be.within(3 * 36, 1000); // 3 gaps of at least 40 - 10%
+    const after = hits;
+    await new Promise((res) => setTimeout(res, 150));
+    expect(hits).to.equal(after);
+  });
+
+  it('reconciles membership when start() is called again', async () => {
+    const a = await listen((_req, res) => res.end());
+    const b = await listen((_req, res) => res.end());
+    servers.push(a.server, b.server);
+    const checker = new ActiveHttpChecker({ path: '/', interval: 30, timeout: 500 });
+    const ids = new Set<string>();
+    checker.start([{ id: 'a', url: a.url }], (r) => ids.add(r.upstreamId));
+    await new Promise((res) => setTimeout(res, 60));
+    ids.clear();
+    checker.start([{ id: 'b', url: new URL(b.url) }], (r) => ids.add(r.upstreamId));
+    await new Promise((res) => setTimeout(res, 150));
+    await checker.stop();
+    expect([...ids]).to.deep.equal(['b']);
+  });
+
+  it('stop() aborts a check in flight', async () => {
+    const hang = await listen(() => {});
+    servers.push(hang.server);
+    const checker = new ActiveHttpChecker({ path: '/', interval: 1, timeout: 10_000 });
+    const reports: HealthReport[] = [];
+    checker.start([{ id: 'h', url: hang.url }], (r) => reports.push(r));
+    await new Promise((res) => setTimeout(res, 50));
+    const t0 = Date.now();
+    await checker.stop();
+    expect(Date.now() - t0).to.be.below(100);
+    expect(reports).to.deep.equal([]);
+  });
+});
+
+describe('health: active tcp', () => {
+  it('passes a listening port and fails a closed one', async () => {
+    const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const open = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const closed = `http://127.0.0.1:${await closedPort()}`;
+      const r = await collect(new ActiveTcpChecker({ interval: 50, timeout: 500 }), [{ id: 'open', url: open }, { id: 'closed', url: closed }]);
+      expect(r.get('open')![0]).to.include({ ok: true, reason: 'connected' });
+      expect(r.get('closed')![0]).to.include({ ok: false, reason: 'ECONNREFUSED' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('createHealthChecker picks http with a path and tcp without', () => {
+    expect(createHealthChecker({ path: '/h', interval: 1000, timeout: 100 })).to.be.instanceOf(ActiveHttpChecker);
+    expect(createHealthChecker({ interval: 1000, timeout: 100 })).to.be.instanceOf(ActiveTcpChecker);
+  });
+});
