@@ -57,6 +57,8 @@ export class HttpListener {
   readonly server: Server;
   readonly #opts: HttpListenerOptions;
   #inflight = 0;
+  /** Sockets taken over by upgrades (WebSockets): node:http no longer tracks them. */
+  readonly #upgraded = new Set<Socket>();
 
   constructor(opts: HttpListenerOptions) {
     this.#opts = opts;
@@ -105,7 +107,10 @@ export class HttpListener {
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs);
+    const timer = setTimeout(() => {
+      this.server.closeAllConnections();
+      for (const s of this.#upgraded) s.destroy();
+    }, timeoutMs);
     const idle = setInterval(() => this.server.closeIdleConnections(), 100);
     await closed;
     clearTimeout(timer);
@@ -136,6 +141,10 @@ export class HttpListener {
     const ctx = new RequestContext(id, req, res, this.#opts.info, peerAddress(socket), tlsInfo(socket));
     ctx.upgrade = { socket, head };
     socket.on('error', () => socket.destroy());
+    this.#upgraded.add(socket);
+    socket.once('close', () => this.#upgraded.delete(socket));
+    // When the pipeline answers with a normal response (refusal, error, non-101), close after it.
+    res.once('finish', () => { if (ctx.finalStatus !== 101) socket.end(); });
     this.#run(ctx);
   }
 

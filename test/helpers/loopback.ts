@@ -1,0 +1,92 @@
+/** Real servers and a real proxy on 127.0.0.1 with ephemeral ports, for end-to-end tests. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { buildConfig } from '../../src/config/load.js';
+import { Gateway } from '../../src/gateway.js';
+
+export interface Origin {
+  url: string;
+  port: number;
+  server: Server;
+  /** Every request the origin received, in order (head only; bodies are up to the handler). */
+  seen: IncomingMessage[];
+  close(): Promise<void>;
+}
+
+/** Starts an origin server; by default it answers 200 with `name`. */
+export async function startOrigin(
+  handler: string | ((req: IncomingMessage, res: ServerResponse) => void) = 'ok',
+): Promise<Origin> {
+  const seen: IncomingMessage[] = [];
+  const fn = typeof handler === 'string' ? (_req: IncomingMessage, res: ServerResponse) => { _req.resume(); res.end(handler); } : handler;
+  const server = createServer((req, res) => { seen.push(req); fn(req, res); });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`, port, server, seen,
+    close: async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); },
+  };
+}
+
+export interface TestProxy {
+  gateway: Gateway;
+  /** Base URL of reverse listener i. */
+  url(i?: number): string;
+  /** Admin base URL (when the config has admin.listen). */
+  adminUrl(): string;
+  /** Log lines written so far, parsed. */
+  logs: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** A log sink that keeps parsed lines in memory. */
+export function memoryLogger(level = 'info') {
+  const logs: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level, base: { node: 'test' } }, stream), logs };
+}
+
+/**
+ * Starts a Gateway from a config object (YAML-shaped). Listeners without `listen` get 127.0.0.1:0;
+ * the environment is ignored; the admin API is off unless `admin.listen` is given.
+ */
+export async function startProxy(data: Record<string, unknown>): Promise<TestProxy> {
+  const withPorts = structuredClone(data) as Record<string, unknown>;
+  for (const key of ['reverse', 'forward', 'tcp']) {
+    const list = withPorts[key] as Record<string, unknown>[] | undefined;
+    list?.forEach((l) => { l.listen ??= '127.0.0.1:0'; });
+  }
+  withPorts.admin ??= { listen: '' };
+  withPorts.node_id ??= 'gh-test';
+  withPorts.shutdown_timeout ??= '2s';
+  const config = buildConfig(withPorts, { env: {} });
+  const { log, logs } = memoryLogger('debug');
+  const gateway = new Gateway(config, log);
+  await gateway.start();
+  return {
+    gateway, logs,
+    url: (i = 0) => {
+      const a = gateway.reverseListeners[i]!.listener.address;
+      return `${gateway.reverseListeners[i]!.config.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`;
+    },
+    adminUrl: () => `http://127.0.0.1:${gateway.adminAddress!.port}`,
+    close: () => gateway.stop(),
+  };
+}
+
+/** A one-route reverse proxy config in front of the given origins. */
+export function simpleReverse(origins: string[], pool: Record<string, unknown> = {}, route: Record<string, unknown> = {}) {
+  return {
+    reverse: [{ routes: [{ match: {}, pool: 'app', ...route }] }],
+    pools: { app: { upstreams: origins.map((url) => ({ url })), ...pool } },
+  };
+}
