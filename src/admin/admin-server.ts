@@ -1,9 +1,9 @@
 /** The admin API: health, metrics, status, live pool changes and reload, on its own (loopback) listener. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import { timingSafeEqual } from 'node:crypto';
-import { parseListen } from '../config/shape.js';
+import { listenOn } from '../core/listen.js';
 import type { Gateway } from '../gateway.js';
+import { originOf } from '../core/origin.js';
 
 type Handler = (req: IncomingMessage, url: URL, body: unknown) => Promise<[number, unknown]> | [number, unknown];
 
@@ -37,6 +37,7 @@ export class AdminServer {
     });
     this.#on('POST', '/pools/*/upstreams', true, (_req, url, body) => this.#addUpstream(url, body));
     this.#on('DELETE', '/pools/*/upstreams', true, (_req, url) => this.#removeUpstream(url));
+    this.#on('PATCH', '/pools/*/upstreams', true, (_req, url, body) => this.#patchUpstream(url, body));
   }
 
   get address() {
@@ -49,12 +50,7 @@ export class AdminServer {
   }
 
   async start(): Promise<void> {
-    const { host, port } = parseListen(this.config.listen);
-    this.server.listen(port, host);
-    await Promise.race([
-      once(this.server, 'listening'),
-      once(this.server, 'error').then(([e]) => { throw new Error(`admin: cannot listen on ${this.config.listen}: ${(e as NodeJS.ErrnoException).code}`); }),
-    ]);
+    await listenOn(this.server, this.config.listen, 'admin');
   }
 
   async stop(): Promise<void> {
@@ -106,7 +102,7 @@ export class AdminServer {
     const { name, pool } = this.#pool(url);
     if (!pool) return [404, { error: `no pool "${name}"` }];
     const { url: target, weight = 1 } = (body ?? {}) as { url?: unknown; weight?: unknown };
-    if (typeof target !== 'string' || !/^https?:\/\//.test(target)) return [400, { error: 'url: must be an http:// or https:// URL' }];
+    if (typeof target !== 'string' || !/^(https?|tcp):\/\/[^/]/.test(target)) return [400, { error: 'url: must be an http://, https:// or tcp:// URL' }];
     if (!Number.isInteger(weight) || (weight as number) < 1) return [400, { error: 'weight: must be an integer >= 1' }];
     try {
       const u = pool.add(target, weight as number);
@@ -117,13 +113,31 @@ export class AdminServer {
     }
   }
 
+  /** PATCH /pools/NAME/upstreams?url=URL {weight}: changes the weight in place (until the next reload). */
+  #patchUpstream(url: URL, body: unknown): [number, unknown] {
+    const { name, pool } = this.#pool(url);
+    if (!pool) return [404, { error: `no pool "${name}"` }];
+    const target = url.searchParams.get('url');
+    if (!target) return [400, { error: 'url: query parameter is required' }];
+    let origin: string;
+    try { origin = originOf(target); } catch { return [400, { error: 'url: not a URL' }]; }
+    const { weight } = (body ?? {}) as { weight?: unknown };
+    if (!Number.isInteger(weight) || (weight as number) < 1 || (weight as number) > 1000) return [400, { error: 'weight: must be an integer 1-1000' }];
+    const u = pool.find(origin);
+    if (!u) return [404, { error: `no upstream ${origin} in pool "${name}"` }];
+    const from = u.configuredWeight;
+    u.configuredWeight = weight as number;
+    this.gateway.log.info({ pool: name, upstream: origin, from, to: weight }, 'upstream weight changed');
+    return [200, { pool: name, url: origin, weight }];
+  }
+
   async #removeUpstream(url: URL): Promise<[number, unknown]> {
     const { name, pool } = this.#pool(url);
     if (!pool) return [404, { error: `no pool "${name}"` }];
     const target = url.searchParams.get('url');
     if (!target) return [400, { error: 'url: query parameter is required' }];
     let origin: string;
-    try { origin = new URL(target).origin; } catch { return [400, { error: 'url: not a URL' }]; }
+    try { origin = originOf(target); } catch { return [400, { error: 'url: not a URL' }]; }
     this.gateway.log.info({ pool: name, upstream: origin }, 'upstream draining');
     const removed = await pool.drain(origin);
     if (!removed) return [404, { error: `no upstream ${origin} in pool "${name}"` }];

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { once } from 'node:events';
+import { listenOn } from './listen.js';
 import type { Limits } from '../config/types.js';
 import { parseListen } from '../config/shape.js';
 import { RequestContext, type ListenerInfo, type TlsInfo } from './context.js';
@@ -92,14 +92,7 @@ export class HttpListener {
   }
 
   async start(): Promise<void> {
-    const { host, port } = parseListen(this.#opts.listen);
-    this.server.listen(port, host);
-    await Promise.race([
-      once(this.server, 'listening'),
-      once(this.server, 'error').then(([e]) => {
-        throw new Error(`${this.#opts.info.name}: cannot listen on ${this.#opts.listen}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-      }),
-    ]);
+    await listenOn(this.server, this.#opts.listen, this.#opts.info.name);
   }
 
   /** Stops accepting, lets in-flight requests finish up to `timeoutMs`, then closes what is left. */
