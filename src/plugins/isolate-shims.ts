@@ -1,0 +1,81 @@
+/**
+ * JavaScript that runs inside each plugin isolate (as `evalClosureSync` bodies), kept apart from
+ * host code so it is easy to audit. Neither closure leaks its arguments to the global object:
+ * plugin code only ever sees the frozen `log` object and the copies passed to its hooks.
+ */
+
+/**
+ * Installs `globalThis.log` and strips what an isolate's global would otherwise offer.
+ * $0: host log callback (level, text) -> void, synchronous; $1: lines allowed per hook call.
+ * Returns `takeDropped()`, which resets the per-call budget and returns lines dropped since.
+ */
+export const LOG_SHIM = `
+const emit = $0, perCall = $1;
+let budget = perCall, dropped = 0;
+const str = (v) => { try { return typeof v === 'string' ? v : String(v); } catch { return '[unprintable]'; } };
+const make = (level) => function (...args) {
+  if (budget <= 0) { dropped++; return; }
+  budget--;
+  let s = '';
+  for (let i = 0; i < args.length && s.length < 2048; i++) s += (i ? ' ' : '') + str(args[i]);
+  emit(level, s.slice(0, 2048));
+};
+const log = Object.freeze({ info: make('info'), warn: make('warn'), error: make('error') });
+Object.defineProperty(globalThis, 'log', { value: log, writable: false, configurable: false, enumerable: false });
+// V8's own console goes nowhere without an inspector; route the habit to the same bridge.
+Object.defineProperty(globalThis, 'console', {
+  value: Object.freeze({ log: log.info, info: log.info, debug: log.info, warn: log.warn, error: log.error }),
+  writable: false, configurable: false, enumerable: false,
+});
+// isolated-vm adds no Node APIs; these engine extras are removed to keep the surface to the spec.
+for (const k of ['WebAssembly', 'SharedArrayBuffer', 'Atomics']) delete globalThis[k];
+return function takeDropped() { const d = dropped; dropped = 0; budget = perCall; return d; };
+`;
+
+/**
+ * Binds the module's exported hooks once. $0: module namespace, $1: ctx.config (a copy),
+ * $2: takeDropped from LOG_SHIM, $3: the host log callback (for the dropped-lines count).
+ * Returns { onRequest?, route?, onResponse?, lastFailure }. A hook wrapper returns the plugin's
+ * value, or one of the FAILED_* sentinels with the message kept for `lastFailure()`: that tells
+ * plugin throws apart from host-side copy failures and timeouts without a per-call envelope
+ * (an envelope array costs ~1 µs per call).
+ */
+export const FAILED_THROW = '\u0000gatehouse:throw';
+export const FAILED_MALFORMED = '\u0000gatehouse:malformed';
+export const HOOK_SHIM = `
+const ns = $0, takeDropped = $2, emit = $3;
+takeDropped(); // top-level logging does not eat the first call's budget
+const freeze = (o) => { if (o && typeof o === 'object') { for (const v of Object.values(o)) freeze(v); Object.freeze(o); } return o; };
+const ctx = Object.freeze({ config: freeze($1 ?? {}) });
+let failure = '';
+const describe = (e) => {
+  try {
+    if (e instanceof Error) {
+      const at = String(e.stack || '').split('\\n').find((l) => l.trim().startsWith('at '));
+      return (e.name + ': ' + e.message + (at ? ' (' + at.trim() + ')' : '')).slice(0, 1000);
+    }
+    return ('thrown: ' + String(e)).slice(0, 1000);
+  } catch { return 'thrown: [unprintable value]'; }
+};
+const settle = (r, threw) => {
+  const dropped = takeDropped();
+  if (dropped > 0) emit('dropped', String(dropped));
+  if (threw) return '${FAILED_THROW}';
+  try {
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+      failure = 'hook returned a Promise: hooks must be synchronous (no async/await)';
+      return '${FAILED_MALFORMED}';
+    }
+  } catch (e) { failure = 'result is not plain data: ' + describe(e); return '${FAILED_MALFORMED}'; }
+  return r;
+};
+const wrap = (fn, arity) => {
+  if (typeof fn !== 'function') return undefined;
+  return arity === 2
+    ? function (res, req) { let r; try { r = fn(res, req, ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); }
+    : function (req) { let r; try { r = fn(req, ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); };
+};
+// Read once: a later reassignment of an exported binding does not change the hooks.
+return { onRequest: wrap(ns.onRequest, 1), route: wrap(ns.route, 1), onResponse: wrap(ns.onResponse, 2),
+  lastFailure: () => failure };
+`;

@@ -1,0 +1,160 @@
+/**
+ * One isolate running one plugin module: compile → instantiate (imports rejected) → evaluate,
+ * hooks bound once, then synchronous calls with copied data in and out. Knows nothing about
+ * stats, retries or quarantine (that is `Plugin`); it only classifies what went wrong.
+ */
+import ivm from 'isolated-vm';
+import { FAILED_MALFORMED, FAILED_THROW, HOOK_SHIM, LOG_SHIM } from './isolate-shims.js';
+import { PluginLoadError, lineOfImport, loadErrorFrom, type PluginSource } from './plugin-source.js';
+import { HOOKS, type HookName, type PluginErrorKind } from './plugin-types.js';
+
+export interface SandboxOptions {
+  /** Heap limit of the isolate in MB (isolated-vm minimum 8). */
+  memoryLimitMb: number;
+  /** Wall time per hook call in ms. */
+  timeoutMs: number;
+  /** Wall time for the module's top level in ms. */
+  loadTimeoutMs: number;
+  /** The plugin's `options` from its config entry, as `ctx.config`. */
+  config: unknown;
+  /** Log lines a single call may emit before the rest are dropped inside the isolate. */
+  logLinesPerCall: number;
+  /** Receives each log line (level, text); called synchronously from inside a hook call. */
+  onLog(level: 'info' | 'warn' | 'error', text: string): void;
+  /** Lines the isolate dropped during one call (over logLinesPerCall). */
+  onDropped(count: number): void;
+  /** V8 lost control of the isolate (isolated-vm onCatastrophicError). */
+  onCatastrophic(message: string): void;
+}
+
+/** A classified failure of one call. */
+export class SandboxFailure extends Error {
+  constructor(readonly kind: PluginErrorKind, message: string) { super(message); }
+}
+
+const TIMED_OUT = 'Script execution timed out.';
+const LEVELS = new Set(['info', 'warn', 'error']);
+
+export class Sandbox {
+  readonly hooks: readonly HookName[];
+  #isolate: ivm.Isolate;
+  #refs: Partial<Record<HookName, ivm.Reference>>;
+  #lastFailure: ivm.Reference;
+  #callOpts: { timeout: number; arguments: { copy: true }; result: { copy: true } };
+
+  private constructor(isolate: ivm.Isolate, refs: Partial<Record<HookName, ivm.Reference>>, lastFailure: ivm.Reference, timeoutMs: number) {
+    this.#isolate = isolate;
+    this.#refs = refs;
+    this.#lastFailure = lastFailure;
+    this.hooks = HOOKS.filter((h) => refs[h]);
+    this.#callOpts = { timeout: timeoutMs, arguments: { copy: true }, result: { copy: true } };
+  }
+
+  /** Builds a fresh isolate for `src`. Throws PluginLoadError (with file:line when known). */
+  static create(src: PluginSource, opts: SandboxOptions): Sandbox {
+    const isolate = new ivm.Isolate({ memoryLimit: opts.memoryLimitMb, onCatastrophicError: opts.onCatastrophic });
+    try {
+      const context = isolate.createContextSync();
+      const log = new ivm.Callback((level: unknown, text: unknown) => {
+        // The shim only sends strings, but the shim runs beside plugin code: check again here.
+        if (typeof text !== 'string' || typeof level !== 'string') return;
+        if (LEVELS.has(level)) opts.onLog(level as 'info' | 'warn' | 'error', text.slice(0, 2048));
+        else if (level === 'dropped') opts.onDropped(Math.min(Number(text) || 0, 1e9));
+      }, { sync: true });
+      const takeDropped = context.evalClosureSync(LOG_SHIM, [log, opts.logLinesPerCall], { result: { reference: true } });
+      const mod = compile(isolate, src);
+      mod.instantiateSync(context, (specifier) => {
+        throw new PluginLoadError(src.displayName, `imports are not allowed ("${specifier}"): a plugin is one self-contained file`, lineOfImport(src.code, specifier));
+      });
+      try {
+        mod.evaluateSync({ timeout: opts.loadTimeoutMs });
+      } catch (err) {
+        if (isolate.isDisposed) throw new PluginLoadError(src.displayName, 'module top level ran out of memory');
+        if ((err as Error)?.message === TIMED_OUT) throw new PluginLoadError(src.displayName, `module top level ran longer than ${opts.loadTimeoutMs}ms`);
+        throw err;
+      }
+      const configCopy = new ivm.ExternalCopy(opts.config ?? {}).copyInto({ release: true });
+      const bound = context.evalClosureSync(HOOK_SHIM, [mod.namespace.derefInto(), configCopy, takeDropped.derefInto(), log],
+        { result: { reference: true }, timeout: opts.loadTimeoutMs }) as ivm.Reference;
+      const refs: Partial<Record<HookName, ivm.Reference>> = {};
+      for (const hook of HOOKS) {
+        const ref = bound.getSync(hook, { reference: true }) as ivm.Reference;
+        if (ref.typeof === 'function') refs[hook] = ref;
+      }
+      if (Object.keys(refs).length === 0) {
+        throw new PluginLoadError(src.displayName, 'exports none of onRequest, route, onResponse');
+      }
+      return new Sandbox(isolate, refs, bound.getSync('lastFailure', { reference: true }) as ivm.Reference, opts.timeoutMs);
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw loadErrorFrom(src, err);
+    }
+  }
+
+  get disposed(): boolean { return this.#isolate.isDisposed; }
+
+  /** CPU time the isolate has used so far, in ns (0 once disposed). */
+  get cpuTimeNs(): bigint { return this.#isolate.isDisposed ? 0n : this.#isolate.cpuTime; }
+
+  has(hook: HookName): boolean { return this.#refs[hook] !== undefined; }
+
+  /**
+   * Calls `hook` with copies of `args`. Returns the copied raw result (not yet validated), or
+   * throws SandboxFailure: timeout | oom | disposed | throw | malformed.
+   */
+  call(hook: HookName, args: unknown[]): unknown {
+    const ref = this.#refs[hook];
+    if (!ref) return undefined;
+    if (this.#isolate.isDisposed) throw new SandboxFailure('disposed', 'isolate was disposed');
+    let out: unknown;
+    try {
+      out = ref.applySync(undefined, args, this.#callOpts);
+    } catch (err) {
+      const message = String((err as Error)?.message ?? err);
+      if (this.#isolate.isDisposed) {
+        throw /memory limit/i.test(message)
+          ? new SandboxFailure('oom', 'isolate ran out of memory and was disposed')
+          : new SandboxFailure('disposed', `isolate was disposed: ${message}`);
+      }
+      if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#callOpts.timeout}ms`);
+      // The shim catches plugin throws, so what is left is the result failing to copy out.
+      throw new SandboxFailure('malformed', `${hook} returned something that is not plain data (${message})`);
+    }
+    if (out === FAILED_THROW || out === FAILED_MALFORMED) {
+      throw new SandboxFailure(out === FAILED_THROW ? 'throw' : 'malformed', this.#failureMessage());
+    }
+    return out;
+  }
+
+  #failureMessage(): string {
+    try {
+      return String(this.#lastFailure.applySync(undefined, [], { timeout: this.#callOpts.timeout, result: { copy: true } }));
+    } catch {
+      return 'unknown failure';
+    }
+  }
+
+  /** Bytes of V8 heap plus external memory counted against the limit (0 once disposed). */
+  heapBytes(): number {
+    if (this.#isolate.isDisposed) return 0;
+    try {
+      const s = this.#isolate.getHeapStatisticsSync();
+      return s.used_heap_size + s.externally_allocated_size;
+    } catch {
+      return 0;
+    }
+  }
+
+  dispose(): void {
+    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+  }
+}
+
+function compile(isolate: ivm.Isolate, src: PluginSource): ivm.Module {
+  const mod = isolate.compileModuleSync(src.code, { filename: src.displayName });
+  const first = mod.dependencySpecifiers[0];
+  if (first !== undefined) {
+    throw new PluginLoadError(src.displayName, `imports are not allowed ("${first}"): a plugin is one self-contained file`, lineOfImport(src.code, first));
+  }
+  return mod;
+}

@@ -1,0 +1,301 @@
+/**
+ * One loaded plugin: its current version (source + sandbox), per-call limits, decision
+ * validation, failure accounting, rebuild after termination, quarantine, reload and stats.
+ * Every hook call returns a CallResult; nothing here throws to the request path.
+ */
+import { performance } from 'node:perf_hooks';
+import { validateDecision } from './decision-validate.js';
+import { LogLimiter } from './log-limiter.js';
+import { Sandbox, SandboxFailure, type SandboxOptions } from './plugin-sandbox.js';
+import { PluginLoadError, readPluginSource, type PluginSource } from './plugin-source.js';
+import type {
+  CallOutcome, CallResult, DecisionFor, HookName, OnError, PluginErrorKind, PluginLogger, PluginObserver,
+  PluginState, PluginStats, RequestDecision, RequestView, ResponseDecision, ResponseView, RouteDecision, RouteTargets,
+} from './plugin-types.js';
+import { SMOKE_REQUEST, SMOKE_RESPONSE } from './request-view.js';
+
+export interface PluginOptions {
+  /** Name in logs, metrics and /status. */
+  name: string;
+  /** Absolute path of the plugin file. */
+  file: string;
+  /** `ctx.config` (the entry's `options`). Default {}. */
+  config?: unknown;
+  /** Explicit policy; default: fail_closed for onRequest/onResponse, fail_open for route. */
+  onError?: OnError;
+  /** Heap per isolate, MB. Default 32. */
+  memoryLimitMb?: number;
+  /** Wall time per call, ms. Default 20. */
+  timeoutMs?: number;
+  /** Wall time for the module top level (load, reload, rebuild), ms. Default 250. */
+  loadTimeoutMs?: number;
+  /** CPU a call may use before the watchdog terminates the isolate, ms. Default 1.5 × timeoutMs. */
+  cpuLimitMs?: number;
+  /** Terminations (timeout, oom, crash) within windowMs that quarantine the plugin. Default 5 in 10s. */
+  quarantine?: { failures: number; windowMs: number };
+  /** Default 20 lines per call (dropped inside the isolate beyond that) and 100 per second. */
+  logLinesPerCall?: number;
+  logLinesPerSecond?: number;
+  logger?: PluginLogger;
+  observer?: PluginObserver;
+  /** How often the idle-CPU watchdog looks, ms; 0 = off. Default 1000. */
+  watchdogIntervalMs?: number;
+}
+
+const TERMINATIONS: ReadonlySet<PluginErrorKind> = new Set(['timeout', 'oom', 'disposed']);
+const silent: PluginLogger = { info() {}, warn() {}, error() {} };
+const emptyCalls = (): PluginStats['calls'] => ({ onRequest: {}, route: {}, onResponse: {} });
+
+export class Plugin {
+  readonly name: string;
+  readonly file: string;
+  #opts: FullOptions;
+  #source: PluginSource;
+  #sandbox: Sandbox | null;
+  #state: PluginState = 'active';
+  #failures: number[] = [];
+  #log: LogLimiter;
+  #cpuSeen = 0n;
+  #cpuLimitNs: bigint;
+  #watchdog: NodeJS.Timeout | undefined;
+  #loadedAt = new Date();
+  #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, lastError: null as PluginStats['lastError'] };
+
+  private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
+    this.name = opts.name;
+    this.file = opts.file;
+    this.#opts = withDefaults(opts);
+    this.#source = source;
+    this.#sandbox = sandbox;
+    this.#log = log;
+    this.#cpuLimitNs = BigInt(Math.round(this.#opts.cpuLimitMs * 1e6));
+    this.#cpuSeen = sandbox.cpuTimeNs;
+    if (this.#opts.watchdogIntervalMs > 0) {
+      this.#watchdog = setInterval(() => this.#idleWatchdog(), this.#opts.watchdogIntervalMs).unref();
+    }
+  }
+
+  /** Reads, compiles and smoke-tests the file. Throws PluginLoadError (file:line: message). */
+  static load(opts: PluginOptions): Plugin {
+    const full = withDefaults(opts);
+    const source = readPluginSource(opts.file);
+    const log = new LogLimiter(opts.name, full.logger, full.logLinesPerSecond);
+    return new Plugin(opts, source, prepare(source, full, log), log);
+  }
+
+  get version(): string { return this.#source.version; }
+  get state(): PluginState { return this.#state; }
+  get hooks(): readonly HookName[] { return this.#sandbox?.hooks ?? []; }
+  has(hook: HookName): boolean { return this.#sandbox?.has(hook) ?? false; }
+
+  /** The policy the caller applies when a call of `hook` fails. */
+  onErrorFor(hook: HookName): OnError {
+    return this.#opts.onError ?? (hook === 'route' ? 'fail_open' : 'fail_closed');
+  }
+
+  onRequest(req: RequestView): CallResult<RequestDecision> {
+    return this.#call('onRequest', [req]);
+  }
+
+  /** `targets` restricts `{pool}` / `{upstream}` to configured ones; omit only in the harness. */
+  route(req: RequestView, targets?: RouteTargets): CallResult<RouteDecision> {
+    return this.#call('route', [req], targets);
+  }
+
+  onResponse(res: ResponseView, req: RequestView): CallResult<ResponseDecision> {
+    return this.#call('onResponse', [res, req]);
+  }
+
+  /**
+   * Re-reads the file, builds the new version in a fresh isolate, smoke-tests it and swaps it in.
+   * On failure the old version keeps serving. A successful reload lifts a quarantine.
+   */
+  reload(): { ok: true; version: string; changed: boolean } | { ok: false; error: PluginLoadError } {
+    let source: PluginSource;
+    let sandbox: Sandbox;
+    try {
+      source = readPluginSource(this.file);
+      sandbox = prepare(source, this.#opts, this.#log);
+    } catch (err) {
+      const error = err instanceof PluginLoadError ? err : new PluginLoadError(this.#source.displayName, String(err));
+      this.#opts.logger.error({ plugin: this.name, err: error.message }, 'plugin reload failed; old version keeps serving');
+      return { ok: false, error };
+    }
+    const changed = source.version !== this.#source.version;
+    const old = this.#sandbox;
+    this.#source = source;
+    this.#sandbox = sandbox;
+    this.#cpuSeen = sandbox.cpuTimeNs;
+    this.#failures = [];
+    this.#stats.reloads++;
+    this.#loadedAt = new Date();
+    old?.dispose();
+    this.#setState('active');
+    this.#opts.logger.info({ plugin: this.name, version: source.version, changed }, 'plugin reloaded');
+    return { ok: true, version: source.version, changed };
+  }
+
+  stats(): PluginStats {
+    const s = this.#stats;
+    return {
+      name: this.name, file: this.#source.displayName, version: this.version, state: this.#state,
+      hooks: [...this.hooks], onError: this.#opts.onError ?? 'default',
+      calls: structuredClone(s.calls), errors: s.errors, terminations: s.terminations, rebuilds: s.rebuilds,
+      reloads: s.reloads, heapBytes: this.#sandbox?.heapBytes() ?? 0, logsDropped: this.#log.dropped,
+      lastError: s.lastError, loadedAt: this.#loadedAt.toISOString(),
+    };
+  }
+
+  close(): void {
+    clearInterval(this.#watchdog);
+    this.#sandbox?.dispose();
+    this.#sandbox = null;
+  }
+
+  #call<H extends HookName>(hook: H, args: unknown[], targets?: RouteTargets): CallResult<DecisionFor[H]> {
+    const t0 = performance.now();
+    if (this.#state === 'quarantined') {
+      return this.#done(hook, t0, 'quarantined', `plugin ${this.name} is quarantined until reload`);
+    }
+    const sandbox = this.#sandbox ?? this.#rebuild();
+    if (!sandbox) return this.#failed(hook, t0, 'disposed', 'isolate could not be rebuilt');
+    if (!sandbox.has(hook)) return this.#done(hook, t0, 'ok', null);
+    let raw: unknown;
+    const cpu0 = sandbox.cpuTimeNs;
+    try {
+      raw = sandbox.call(hook, args);
+      const cpu1 = sandbox.cpuTimeNs;
+      this.#cpuSeen = cpu1;
+      // A call cannot use more CPU than its wall budget unless work escaped the timer.
+      if (cpu1 - cpu0 > this.#cpuLimitNs) {
+        return this.#failed(hook, t0, 'timeout', `${hook} used ${Number(cpu1 - cpu0) / 1e6}ms CPU (limit ${this.#opts.cpuLimitMs}ms)`);
+      }
+    } catch (err) {
+      const f = err instanceof SandboxFailure ? err : new SandboxFailure('disposed', String(err));
+      if (f.kind === 'timeout') {
+        // A wall-time timeout with little CPU used means the host (load, scheduling) ate the time:
+        // the call still failed, but it is not held against the plugin for quarantine.
+        const cpuMs = Number(sandbox.cpuTimeNs - cpu0) / 1e6;
+        if (cpuMs < this.#opts.timeoutMs / 2) {
+          return this.#failed(hook, t0, 'timeout', `${f.message} (host stall: the plugin used ${cpuMs.toFixed(1)}ms CPU)`, false);
+        }
+      }
+      return this.#failed(hook, t0, f.kind, f.message);
+    }
+    const v = validateDecision(hook, raw, targets);
+    return v.ok ? this.#done(hook, t0, 'ok', v.decision) : this.#failed(hook, t0, 'malformed', v.message);
+  }
+
+  #failed<H extends HookName>(hook: H, t0: number, kind: PluginErrorKind, message: string, blame = true): CallResult<DecisionFor[H]> {
+    this.#stats.errors++;
+    this.#stats.lastError = { kind, message, at: new Date().toISOString() };
+    this.#opts.logger.warn({ plugin: this.name, hook, kind, err: message }, 'plugin call failed');
+    if (TERMINATIONS.has(kind)) this.#terminated(kind, message, blame);
+    return this.#done(hook, t0, kind, message);
+  }
+
+  #done<H extends HookName>(hook: H, t0: number, outcome: CallOutcome, decisionOrMessage: unknown): CallResult<DecisionFor[H]> {
+    const seconds = (performance.now() - t0) / 1000;
+    const byOutcome = this.#stats.calls[hook];
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
+    this.#opts.observer?.onCall?.({ plugin: this.name, hook, outcome, seconds });
+    if (outcome === 'ok') return { ok: true, decision: decisionOrMessage as DecisionFor[H] };
+    return { ok: false, error: { kind: outcome, message: String(decisionOrMessage) }, onError: this.onErrorFor(hook) };
+  }
+
+  /** The isolate is gone or untrustworthy: count it, quarantine on too many, else rebuild now. */
+  #terminated(kind: PluginErrorKind, message: string, blame = true): void {
+    this.#stats.terminations++;
+    this.#opts.observer?.onTermination?.({ plugin: this.name, kind, message });
+    this.#sandbox?.dispose();
+    this.#sandbox = null;
+    if (!blame) { this.#rebuild(); return; }
+    const now = Date.now();
+    const { failures, windowMs } = this.#opts.quarantine;
+    this.#failures = this.#failures.filter((t) => now - t < windowMs);
+    this.#failures.push(now);
+    if (this.#failures.length >= failures) {
+      this.#opts.logger.error({ plugin: this.name, failures: this.#failures.length, windowMs }, 'plugin quarantined until reload');
+      this.#setState('quarantined');
+      return;
+    }
+    // Rebuild eagerly so the next (innocent) request does not pay for it.
+    this.#rebuild();
+  }
+
+  #rebuild(): Sandbox | null {
+    try {
+      this.#sandbox = Sandbox.create(this.#source, sandboxOptions(this.#opts, this.#log));
+      this.#cpuSeen = this.#sandbox.cpuTimeNs;
+      this.#stats.rebuilds++;
+    } catch (err) {
+      this.#opts.logger.error({ plugin: this.name, err: String((err as Error)?.message ?? err) }, 'plugin isolate rebuild failed');
+      this.#sandbox = null;
+    }
+    return this.#sandbox;
+  }
+
+  /** Between calls an isolate should use no CPU at all; if it does, something escaped. */
+  #idleWatchdog(): void {
+    const sb = this.#sandbox;
+    if (!sb || sb.disposed) return;
+    const cpu = sb.cpuTimeNs;
+    if (cpu - this.#cpuSeen > this.#cpuLimitNs) {
+      this.#stats.errors++;
+      this.#terminated('timeout', `isolate used ${Number(cpu - this.#cpuSeen) / 1e6}ms CPU outside any call`);
+    } else {
+      this.#cpuSeen = cpu;
+    }
+  }
+
+  #setState(state: PluginState): void {
+    if (state === 'quarantined') { this.#sandbox?.dispose(); this.#sandbox = null; }
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#opts.observer?.onStateChange?.({ plugin: this.name, state, version: this.version });
+  }
+}
+
+type FullOptions = ReturnType<typeof withDefaults>;
+
+function withDefaults(o: PluginOptions) {
+  const timeoutMs = o.timeoutMs ?? 20;
+  return {
+    ...o,
+    memoryLimitMb: o.memoryLimitMb ?? 32,
+    timeoutMs,
+    loadTimeoutMs: o.loadTimeoutMs ?? 250,
+    cpuLimitMs: o.cpuLimitMs ?? timeoutMs * 1.5,
+    quarantine: o.quarantine ?? { failures: 5, windowMs: 10_000 },
+    logLinesPerCall: o.logLinesPerCall ?? 20,
+    logLinesPerSecond: o.logLinesPerSecond ?? 100,
+    logger: o.logger ?? silent,
+    watchdogIntervalMs: o.watchdogIntervalMs ?? 1000,
+  };
+}
+
+function sandboxOptions(o: FullOptions, log: LogLimiter): SandboxOptions {
+  return {
+    memoryLimitMb: o.memoryLimitMb, timeoutMs: o.timeoutMs, loadTimeoutMs: o.loadTimeoutMs, config: o.config ?? {},
+    logLinesPerCall: o.logLinesPerCall, onLog: (lvl, text) => log.emit(lvl, text), onDropped: (n) => log.drop(n),
+    onCatastrophic: (message) => o.logger.error({ plugin: o.name, err: message }, 'plugin isolate catastrophic error'),
+  };
+}
+
+/** Compile + smoke call of every exported hook on a synthetic request; any failure rejects the version. */
+function prepare(source: PluginSource, o: FullOptions, log: LogLimiter): Sandbox {
+  const sandbox = Sandbox.create(source, sandboxOptions(o, log));
+  const smoke: [HookName, unknown[]][] = [['onRequest', [SMOKE_REQUEST]], ['route', [SMOKE_REQUEST]], ['onResponse', [SMOKE_RESPONSE, SMOKE_REQUEST]]];
+  for (const [hook, args] of smoke) {
+    if (!sandbox.has(hook)) continue;
+    try {
+      const v = validateDecision(hook, sandbox.call(hook, args));
+      if (!v.ok) throw new SandboxFailure('malformed', v.message);
+    } catch (err) {
+      sandbox.dispose();
+      const f = err as SandboxFailure;
+      throw new PluginLoadError(source.displayName, `smoke call of ${hook} failed (${f.kind ?? 'error'}): ${f.message}`);
+    }
+  }
+  return sandbox;
+}
