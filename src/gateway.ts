@@ -6,10 +6,14 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/types.js';
 import { Metrics } from './observability/metrics.js';
+import { HttpCache, type HttpCacheOptions } from './cache/http-cache.js';
 import { ReverseProxyListener } from './reverse/reverse-listener.js';
+import { PoolHealth } from './reverse/pool-health.js';
+import { TcpProxyListener } from './tcp/tcp-listener.js';
 import { UpstreamPool } from './reverse/upstream-pool.js';
 import type { Upstream } from './reverse/upstream.js';
 import { AdminServer } from './admin/admin-server.js';
+import { PluginHost } from './plugins/plugin-host.js';
 
 export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean {
   const list = new BlockList();
@@ -31,20 +35,35 @@ export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean 
   };
 }
 
+function cacheOptions(config: GatehouseConfig): HttpCacheOptions {
+  return { maxSize: config.cache.max_size, maxObjectSize: config.cache.max_object_size, staleGraceMs: config.cache.stale_grace };
+}
+
 export class Gateway {
   readonly metrics = new Metrics();
   readonly startedAt = Date.now();
   #config: GatehouseConfig;
   #pools = new Map<string, UpstreamPool>();
   #reverse: ReverseProxyListener[] = [];
+  #tcp: TcpProxyListener[] = [];
+  #health: PoolHealth;
   #admin?: AdminServer;
   #isTrusted: (ip: string) => boolean;
+  /** The one HTTP cache, shared by every listener (forward listeners: `cacheStage({ cache: gateway.cache, mode: 'forward', … })`). */
+  readonly cache: HttpCache;
+  /** The one plugin registry; constructing it loads every configured plugin (throws PluginConfigError). */
+  readonly plugins: PluginHost;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>) {
     this.#config = config;
     this.#isTrusted = trustChecker(config.trusted_proxies);
+    this.#health = new PoolHealth(log, this.metrics);
+    this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
+    this.metrics.watchCache(() => this.cache.store.stats());
+    this.plugins = new PluginHost(config, log, this.metrics.registry);
     this.#pools = this.#buildPools(config);
     this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
+    this.#tcp = config.tcp.map((l, i) => this.#newTcp(l, i));
     if (config.admin.listen) this.#admin = new AdminServer(config.admin, this);
   }
 
@@ -56,9 +75,16 @@ export class Gateway {
   #newReverse(cfg: GatehouseConfig['reverse'][number], index: number): ReverseProxyListener {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id,
-      isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools,
+      isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
+      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools),
     });
   }
+
+  #newTcp(cfg: GatehouseConfig['tcp'][number], index: number): TcpProxyListener {
+    return new TcpProxyListener(cfg, index, { log: this.log, pools: () => this.#pools, onResult: this.#health.onResult });
+  }
+
+  get tcpListeners(): readonly TcpProxyListener[] { return this.#tcp; }
 
   /** New pools for a config, keeping existing Upstream objects (and their connections) by origin. */
   #buildPools(config: GatehouseConfig): Map<string, UpstreamPool> {
@@ -66,7 +92,7 @@ export class Gateway {
     for (const [name, pc] of Object.entries(config.pools)) {
       const old = this.#pools.get(name);
       const reuse = new Map<string, Upstream>(old?.upstreams.map((u) => [u.id, u]) ?? []);
-      pools.set(name, new UpstreamPool(name, pc, reuse));
+      pools.set(name, new UpstreamPool(name, pc, reuse, config.node_id));
     }
     return pools;
   }
@@ -75,19 +101,24 @@ export class Gateway {
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
       for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
+      for (const t of this.#tcp) { await t.start(); started.push(t); }
       if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
     } catch (e) {
       await Promise.all(started.map((s) => s.stop(0)));
       throw e;
     }
+    this.#health.reconcile(this.#pools);
     this.log.info({ listeners: this.describeListeners() }, 'gatehouse started');
   }
 
   describeListeners(): { name: string; mode: string; address: string; tls: boolean }[] {
-    return this.#reverse.map((r) => {
-      const a = r.listener.address;
-      return { name: r.name, mode: 'reverse', address: `${a.host}:${a.port}`, tls: !!r.config.tls };
-    });
+    return [
+      ...this.#reverse.map((r) => {
+        const a = r.listener.address;
+        return { name: r.name, mode: 'reverse', address: `${a.host}:${a.port}`, tls: !!r.config.tls };
+      }),
+      ...this.#tcp.map((t) => ({ name: t.name, mode: 'tcp', address: `${t.address.host}:${t.address.port}`, tls: false })),
+    ];
   }
 
   /**
@@ -95,9 +126,12 @@ export class Gateway {
    * swap their routes; new addresses start; gone ones drain; upstreams of unchanged origins keep their connections.
    */
   async reload(config: GatehouseConfig): Promise<void> {
+    // first, so a plugin that does not load refuses the reload before anything changed
+    this.plugins.prepareReload(config);
     const oldPools = this.#pools;
     this.#pools = this.#buildPools(config);
     this.#config = config;
+    this.cache.configure(cacheOptions(config));
     this.#isTrusted = trustChecker(config.trusted_proxies);
     const byAddress = new Map(this.#reverse.map((r) => [r.config.listen, r]));
     const next: ReverseProxyListener[] = [];
@@ -110,21 +144,40 @@ export class Gateway {
     }
     this.#reverse = next;
     await Promise.all([...byAddress.values()].map((r) => r.listener.stop(config.shutdown_timeout)));
+    await this.#reloadTcp(config);
+    this.#health.reconcile(this.#pools);
     // Upstreams no longer in any pool: let their in-flight requests finish, then close.
     const live = new Set([...this.#pools.values()].flatMap((p) => p.upstreams));
     for (const pool of oldPools.values()) {
       for (const u of pool.upstreams) if (!live.has(u)) { u.draining = true; void u.idle().then(() => u.close()); }
     }
+    this.plugins.commit(config);
     this.log.info({ listeners: this.describeListeners() }, 'config reloaded');
+  }
+
+  async #reloadTcp(config: GatehouseConfig): Promise<void> {
+    const byAddress = new Map(this.#tcp.map((t) => [t.config.listen, t]));
+    const next: TcpProxyListener[] = [];
+    for (const [i, cfg] of config.tcp.entries()) {
+      const kept = byAddress.get(cfg.listen);
+      if (kept) { kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
+      const fresh = this.#newTcp(cfg, i);
+      await fresh.start();
+      next.push(fresh);
+    }
+    this.#tcp = next;
+    await Promise.all([...byAddress.values()].map((t) => t.stop(config.shutdown_timeout)));
   }
 
   /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */
   async stop(): Promise<void> {
     const ms = this.#config.shutdown_timeout;
     this.log.info({ timeout_ms: ms }, 'draining');
-    await Promise.all(this.#reverse.map((r) => r.listener.stop(ms)));
+    await Promise.all([...this.#reverse.map((r) => r.listener.stop(ms)), ...this.#tcp.map((t) => t.stop(ms))]);
     await this.#admin?.stop();
+    await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    this.plugins.close();
     this.log.info('stopped');
   }
 
@@ -133,6 +186,8 @@ export class Gateway {
     return {
       node_id: this.#config.node_id,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      cache: this.cache.stats(),
+      tcp: this.#tcp.map((t) => ({ name: t.name, address: `${t.address.host}:${t.address.port}`, pool: t.config.pool, connections: t.connections })),
       listeners: this.#reverse.map((r) => ({
         ...this.describeListeners().find((d) => d.name === r.name),
         inflight: r.listener.inflight,
@@ -141,13 +196,11 @@ export class Gateway {
       })),
       pools: Object.fromEntries([...this.#pools.values()].map((p) => [p.name, {
         balance: p.config.balance,
-        upstreams: p.upstreams.map((u) => ({
-          url: u.id, weight: u.weight, state: u.draining ? 'draining' : u.available ? 'up' : 'down',
-          healthy: u.healthy, ejected: u.ejectedUntil > Date.now(), active: u.inflight, requests: u.requests,
-          failures: u.failures, ejections: u.ejections, response_time_ms: Math.round(u.responseTimeMs * 100) / 100,
-          last_check: u.lastCheck,
-        })),
+        sticky: p.config.sticky?.mode,
+        health_checks: p.config.health ? (p.config.health.path ? `http ${p.config.health.path}` : 'tcp connect') : 'off',
+        upstreams: p.upstreams.map((u) => u.describe()),
       }])),
+      plugins: this.plugins.status(),
     };
   }
 }

@@ -35,6 +35,7 @@ export class AdminServer {
       const problems = await gateway.reloadFromSource();
       return problems.length ? [422, { reloaded: false, problems }] : [200, { reloaded: true }];
     });
+    this.#on('POST', '/cache/purge', true, (_req, _url, body) => this.#purge(body));
     this.#on('POST', '/pools/*/upstreams', true, (_req, url, body) => this.#addUpstream(url, body));
     this.#on('DELETE', '/pools/*/upstreams', true, (_req, url) => this.#removeUpstream(url));
     this.#on('PATCH', '/pools/*/upstreams', true, (_req, url, body) => this.#patchUpstream(url, body));
@@ -129,6 +130,22 @@ export class AdminServer {
     u.configuredWeight = weight as number;
     this.gateway.log.info({ pool: name, upstream: origin, from, to: weight }, 'upstream weight changed');
     return [200, { pool: name, url: origin, weight }];
+  }
+
+  /** POST /cache/purge {url} (every variant of that absolute URL) or {prefix} (absolute, or a path on any host). */
+  #purge(body: unknown): [number, unknown] {
+    const { url, prefix } = (body ?? {}) as { url?: unknown; prefix?: unknown };
+    if ((url === undefined) === (prefix === undefined)) return [400, { error: 'body: give exactly one of url or prefix' }];
+    if (url !== undefined) {
+      if (typeof url !== 'string' || !/^https?:\/\/[^/]/i.test(url)) return [400, { error: 'url: must be an absolute http:// or https:// URL' }];
+      const purged = this.gateway.cache.purgeUrl(url);
+      this.gateway.log.info({ url, purged }, 'cache purged');
+      return [200, { purged }];
+    }
+    if (typeof prefix !== 'string' || !/^(https?:\/\/[^/]|\/)/i.test(prefix)) return [400, { error: 'prefix: must be an absolute URL or start with /' }];
+    const purged = this.gateway.cache.purgePrefix(prefix);
+    this.gateway.log.info({ prefix, purged }, 'cache purged');
+    return [200, { purged }];
   }
 
   async #removeUpstream(url: URL): Promise<[number, unknown]> {

@@ -1,11 +1,13 @@
 /** Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. */
 import type { GatehouseConfig } from '../config/types.js';
 import { validateReverseTls } from '../tls/sni-contexts.js';
+import { pluginProblems } from '../plugins/plugin-config-check.js';
 
 export async function runtimeProblems(config: GatehouseConfig): Promise<string[]> {
   const problems: string[] = [];
   config.reverse.forEach((l, i) => {
     if (l.tls) problems.push(...validateReverseTls(l.tls, { keyPrefix: `reverse[${i}].tls` }).map((p) => `${p.key}: ${p.message}`));
   });
+  problems.push(...pluginProblems(config));
   return problems;
 }

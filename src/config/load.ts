@@ -8,6 +8,7 @@ import convict from 'convict';
 import { conform } from './shape.js';
 import { listSections, topSchema } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+import { originOf } from '../core/origin.js';
 import type { GatehouseConfig, Limits } from './types.js';
 
 export class ConfigError extends Error {
@@ -102,6 +103,7 @@ function crossCheck(cfg: GatehouseConfig): string[] {
   const pools = new Set(Object.keys(cfg.pools));
   const seen = new Map<string, string>();
   const claim = (addr: string, key: string) => {
+    if (addr.endsWith(':0')) return; // ephemeral ports never collide
     const prior = seen.get(addr);
     if (prior) problems.push(`${key}: address ${addr} is already used by ${prior}`);
     else seen.set(addr, key);
@@ -111,6 +113,9 @@ function crossCheck(cfg: GatehouseConfig): string[] {
     claim(l.listen, `reverse[${i}].listen`);
     l.routes.forEach((r, j) => {
       if (r.pool !== undefined && !pools.has(r.pool)) problems.push(`reverse[${i}].routes[${j}].pool: unknown pool "${r.pool}"`);
+      else if (r.pool !== undefined && cfg.pools[r.pool]!.upstreams.some((u) => u.url.startsWith('tcp:'))) {
+        problems.push(`reverse[${i}].routes[${j}].pool: pool "${r.pool}" has tcp:// upstreams, which only tcp listeners can use`);
+      }
     });
   });
   cfg.forward.forEach((l, i) => claim(l.listen, `forward[${i}].listen`));
@@ -122,7 +127,7 @@ function crossCheck(cfg: GatehouseConfig): string[] {
     if (pool.upstreams.length === 0) problems.push(`pools.${name}.upstreams: must list at least one upstream`);
     const urls = new Set<string>();
     pool.upstreams.forEach((u, i) => {
-      const origin = new URL(u.url).origin;
+      const origin = originOf(u.url);
       if (urls.has(origin)) problems.push(`pools.${name}.upstreams[${i}].url: ${u.url} is listed twice`);
       urls.add(origin);
     });

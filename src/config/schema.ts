@@ -77,6 +77,7 @@ export const topSchema = {
     memory_limit: { doc: 'Heap limit per plugin isolate.', format: 'size', default: '32MB' },
     timeout: { doc: 'Wall time per plugin call.', format: 'duration', default: '20ms' },
     isolation: { doc: 'Where isolates run: in_process (see README for why not a separate process).', format: ['in_process'], default: 'in_process' },
+    watch: { doc: 'Reload a plugin when its file changes (fs.watch on its directory, 100ms debounce); false = only on SIGHUP or POST /reload.', format: Boolean, default: true },
   },
 };
 
@@ -220,6 +221,8 @@ export const poolShape = object({
     secure: f('Secure attribute.', bool, true),
     http_only: f('HttpOnly attribute.', bool, true),
     same_site: f('SameSite attribute.', str({ oneOf: ['Strict', 'Lax', 'None'] }), 'Lax'),
+    secret: f('HMAC key of cookie values; empty = derived from node_id and the pool name (stable across restarts; '
+      + 'nodes with different node_id, or anyone who wants values clients cannot compute, set one).', str(), ''),
   })),
   retries: f('Retries of idempotent requests on another upstream.', int(0, 10), 2),
   connect_timeout: f('Time to connect to an upstream (502 after).', duration, '2s'),

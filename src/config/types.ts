@@ -71,7 +71,7 @@ export interface PoolConfig {
   upstreams: { url: string; weight: number }[];
   health?: HealthConfig;
   passive?: { max_failures: number; window: number; eject: number; on_5xx: boolean };
-  sticky?: { mode: 'cookie' | 'ip'; cookie: string; secure: boolean; http_only: boolean; same_site: 'Strict' | 'Lax' | 'None' };
+  sticky?: { mode: 'cookie' | 'ip'; cookie: string; secure: boolean; http_only: boolean; same_site: 'Strict' | 'Lax' | 'None'; secret: string };
   retries: number;
   connect_timeout: number;
   response_timeout: number;
@@ -89,7 +89,7 @@ export interface GatehouseConfig {
   admin: { listen: string; token: string };
   limits: Limits;
   cache: { max_size: number; max_object_size: number; stale_grace: number };
-  plugins: { dir: string; memory_limit: number; timeout: number; isolation: 'in_process' };
+  plugins: { dir: string; memory_limit: number; timeout: number; isolation: 'in_process'; watch: boolean };
   forward: ForwardListener[];
   reverse: ReverseListener[];
   tcp: TcpListener[];

@@ -32,6 +32,8 @@ export class RequestContext {
   path: string;
   route?: RouteInfo;
   pool?: string;
+  /** An upstream id (origin) of `pool` a routing plugin chose; the proxy stage tries it first. */
+  pinnedUpstream?: string;
   upstream?: UpstreamInfo;
   upstreamStatus?: number;
   upstreamMs?: number;

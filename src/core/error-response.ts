@@ -8,7 +8,17 @@ function proxyStatus(err: ProxyError): string {
 }
 
 function body(err: ProxyError, requestId: string): string {
-  return `${err.status} ${ERROR_TABLE[err.kind].text}${err.detail ? `: ${err.detail}` : ''}\nrequest id: ${requestId}\n`;
+  return `${err.status} ${err.text}${err.detail ? `: ${err.detail}` : ''}\nrequest id: ${requestId}\n`;
+}
+
+/** Head and body of an error response, for stages that answer through a ResponseSink (flat header list). */
+export function errorResponseParts(err: ProxyError, requestId: string): { headers: string[]; body: Buffer } {
+  const text = Buffer.from(body(err, requestId));
+  return {
+    headers: ['content-type', 'text/plain; charset=utf-8', 'content-length', String(text.length), 'cache-control', 'no-store',
+      'proxy-status', proxyStatus(err), 'x-request-id', requestId],
+    body: text,
+  };
 }
 
 /** Answers on a ServerResponse. Requests that may have unread bodies or broken framing close the connection. */

@@ -2,6 +2,7 @@
  * The one table that maps what went wrong to a status code and an RFC 9209 Proxy-Status error type.
  * Every error the proxy answers with goes through here.
  */
+import { STATUS_CODES } from 'node:http';
 
 export const ERROR_TABLE = {
   bad_request: { status: 400, proxyStatus: 'http_request_error', text: 'Bad Request' },
@@ -29,14 +30,21 @@ export const ERROR_TABLE = {
 
 export type ErrorKind = keyof typeof ERROR_TABLE;
 
-/** An error the proxy answers with its own response. `detail` reaches the client; keep it free of secrets. */
+/**
+ * An error the proxy answers with its own response. `detail` reaches the client; keep it free of secrets.
+ * `status` overrides the table's (a plugin's `deny` picks its own status, e.g. 429), keeping the kind's Proxy-Status.
+ */
 export class ProxyError extends Error {
   readonly status: number;
   readonly proxyStatus: string;
-  constructor(readonly kind: ErrorKind, readonly detail = '', options?: { cause?: unknown }) {
+  /** Reason phrase for the status (the table's, or node's for an overridden status). */
+  readonly text: string;
+  constructor(readonly kind: ErrorKind, readonly detail = '', options?: { cause?: unknown; status?: number }) {
     super(detail || ERROR_TABLE[kind].text, options);
     this.name = 'ProxyError';
-    this.status = ERROR_TABLE[kind].status;
+    const status = options?.status;
+    this.status = status ?? ERROR_TABLE[kind].status;
+    this.text = status === undefined || status === ERROR_TABLE[kind].status ? ERROR_TABLE[kind].text : STATUS_CODES[status] ?? ERROR_TABLE[kind].text;
     this.proxyStatus = ERROR_TABLE[kind].proxyStatus;
   }
 }

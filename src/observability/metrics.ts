@@ -32,11 +32,36 @@ export class Metrics {
     name: 'gatehouse_auth_failures_total', help: 'Failed proxy authentications.',
     labelNames: ['listener'] as const, registers: [this.registry],
   });
+  readonly cacheLookups = new client.Counter({
+    name: 'gatehouse_cache_lookups_total', help: 'Cache lookups by outcome: hit, collapsed, uri-miss, vary-miss, stale, request, method, bypass.',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+  /** Reads the cache's size when /metrics is scraped (set by the gateway). */
+  #cacheStats?: () => { entries: number; bytes: number };
+  readonly cacheBytes = new client.Gauge({
+    name: 'gatehouse_cache_bytes', help: 'Bytes held by the cache (bodies, headers, overhead).', registers: [this.registry],
+    collect: () => { const s = this.#cacheStats?.(); if (s) this.cacheBytes.set(s.bytes); },
+  });
+  readonly cacheEntries = new client.Gauge({
+    name: 'gatehouse_cache_entries', help: 'Responses (variants) held by the cache.', registers: [this.registry],
+    collect: () => { const s = this.#cacheStats?.(); if (s) this.cacheEntries.set(s.entries); },
+  });
+  #cacheChildren = new Map<string, client.Counter.Internal>();
   #requestChildren = new Map<string, client.Counter.Internal>();
   #durationChildren = new Map<string, client.Histogram.Internal<'listener' | 'route'>>();
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
+  }
+
+  /** Where the cache gauges read their values. */
+  watchCache(stats: () => { entries: number; bytes: number }): void { this.#cacheStats = stats; }
+
+  /** Counts one cache lookup (children cached: this runs on every hit). */
+  cacheLookup(result: string): void {
+    let counter = this.#cacheChildren.get(result);
+    if (!counter) this.#cacheChildren.set(result, (counter = this.cacheLookups.labels(result)));
+    counter.inc();
   }
 
   /** Records one answered request. */

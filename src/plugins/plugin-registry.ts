@@ -112,9 +112,12 @@ export class PluginRegistry {
     return [...this.#byKey.values()];
   }
 
-  /** Rebuilds every plugin from its file; failures keep the old version and are reported. */
-  reload(): ReloadReport {
-    return this.#reloadWhere(() => true);
+  /**
+   * Rebuilds every plugin from its file; failures keep the old version and are reported.
+   * `ifChanged`: only plugins whose file changed (or that are quarantined) get a new isolate.
+   */
+  reload(opts: { ifChanged?: boolean } = {}): ReloadReport {
+    return this.#reloadWhere(() => true, opts);
   }
 
   /** Closes plugins no longer referenced by the config (after a config reload). */
@@ -137,10 +140,10 @@ export class PluginRegistry {
     this.#byKey.clear();
   }
 
-  #reloadWhere(pick: (p: Plugin) => boolean): ReloadReport {
+  #reloadWhere(pick: (p: Plugin) => boolean, opts: { ifChanged?: boolean } = {}): ReloadReport {
     const report: ReloadReport = { reloaded: [], failed: [] };
     for (const p of this.list().filter(pick)) {
-      const r = p.reload();
+      const r = p.reload(opts);
       if (r.ok) report.reloaded.push({ plugin: p.name, version: r.version, changed: r.changed });
       else report.failed.push({ plugin: p.name, error: r.error.message });
     }
@@ -167,7 +170,7 @@ export class PluginRegistry {
         clearTimeout(this.#pending.get(changed));
         this.#pending.set(changed, setTimeout(() => {
           this.#pending.delete(changed);
-          const report = this.#reloadWhere((p) => p.file === changed);
+          const report = this.#reloadWhere((p) => p.file === changed, { ifChanged: true });
           this.#opts.logger?.info({ file: changed, ...report }, 'plugin file changed');
         }, 100).unref());
       });

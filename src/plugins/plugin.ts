@@ -59,6 +59,7 @@ export class Plugin {
   #cpuLimitNs: bigint;
   #watchdog: NodeJS.Timeout | undefined;
   #loadedAt = new Date();
+  #hooks: readonly HookName[];
   #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, lastError: null as PluginStats['lastError'] };
 
   private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
@@ -67,6 +68,7 @@ export class Plugin {
     this.#opts = withDefaults(opts);
     this.#source = source;
     this.#sandbox = sandbox;
+    this.#hooks = sandbox.hooks;
     this.#log = log;
     this.#cpuLimitNs = BigInt(Math.round(this.#opts.cpuLimitMs * 1e6));
     this.#cpuSeen = sandbox.cpuTimeNs;
@@ -85,8 +87,9 @@ export class Plugin {
 
   get version(): string { return this.#source.version; }
   get state(): PluginState { return this.#state; }
-  get hooks(): readonly HookName[] { return this.#sandbox?.hooks ?? []; }
-  has(hook: HookName): boolean { return this.#sandbox?.has(hook) ?? false; }
+  /** The hooks the current version exports (kept while its isolate is down or quarantined). */
+  get hooks(): readonly HookName[] { return this.#hooks; }
+  has(hook: HookName): boolean { return this.#hooks.includes(hook); }
 
   /** The policy the caller applies when a call of `hook` fails. */
   onErrorFor(hook: HookName): OnError {
@@ -109,12 +112,16 @@ export class Plugin {
   /**
    * Re-reads the file, builds the new version in a fresh isolate, smoke-tests it and swaps it in.
    * On failure the old version keeps serving. A successful reload lifts a quarantine.
+   * `ifChanged`: an unchanged file of an active plugin keeps its isolate (and module state).
    */
-  reload(): { ok: true; version: string; changed: boolean } | { ok: false; error: PluginLoadError } {
+  reload(opts: { ifChanged?: boolean } = {}): { ok: true; version: string; changed: boolean } | { ok: false; error: PluginLoadError } {
     let source: PluginSource;
     let sandbox: Sandbox;
     try {
       source = readPluginSource(this.file);
+      if (opts.ifChanged && source.version === this.#source.version && this.#state === 'active' && this.#sandbox) {
+        return { ok: true, version: source.version, changed: false };
+      }
       sandbox = prepare(source, this.#opts, this.#log);
     } catch (err) {
       const error = err instanceof PluginLoadError ? err : new PluginLoadError(this.#source.displayName, String(err));
@@ -125,6 +132,7 @@ export class Plugin {
     const old = this.#sandbox;
     this.#source = source;
     this.#sandbox = sandbox;
+    this.#hooks = sandbox.hooks;
     this.#cpuSeen = sandbox.cpuTimeNs;
     this.#failures = [];
     this.#stats.reloads++;

@@ -1,6 +1,7 @@
 /** Forwards the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
 import type { RequestContext } from '../core/context.js';
+import { clientAddress } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
 import { forwardRequest, hasRequestBody, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
@@ -13,6 +14,8 @@ import { tunnelWebSocket } from './websocket-tunnel.js';
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Failures that happened before the upstream could have acted on the request. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH']);
+/** Failures before any connection existed: the upstream never saw the request, so any method may go elsewhere (nginx, Envoy connect-failure). */
+const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']);
 
 export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
@@ -49,15 +52,25 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         remove: ctx.removeRequestHeaders,
       });
       const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.maxBodySize) : null;
-      const retryable = body === null && IDEMPOTENT.has(method);
-      const pick = { clientIp: ctx.clientIp, headers: req.headers, path: ctx.path };
+      const idempotent = IDEMPOTENT.has(method);
+      // a body stream nobody has read from yet can still be handed to another upstream
+      const bodyUntouched = () => body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
+      // balancers hash the real client, not the load balancer in front of us
+      const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
       let tried: Set<Upstream> | undefined;
+      // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
+      let pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);
+      if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
       for (let attempt = 0; ; attempt++) {
-        const upstream = pool.pick(pick, tried);
+        const upstream = attempt === 0 && pinned ? pinned : pool.pick(pick, tried);
         if (!upstream) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
         ctx.upstream = upstream;
         upstream.inflight++;
         upstream.requests++;
+        // the sticky cookie names the upstream about to answer; taken back below if it fails, so failover rewrites it
+        const cookie = pool.stickyCookie(pick, upstream);
+        const cookieAt = cookie ? (ctx.extraResponseHeaders?.length ?? 0) : -1;
+        if (cookie) ctx.addResponseHeader('set-cookie', cookie);
         try {
           if (ctx.upgrade) {
             await tunnelWebSocket(ctx, upstream, headers, pool.config.connect_timeout);
@@ -71,11 +84,13 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         } catch (e) {
           const fe = e as ForwardError;
           const cause = fe.cause ?? e;
+          if (cookieAt >= 0 && !fe.responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
           if (cause instanceof ProxyError && cause.kind === 'client_closed') throw cause;
           upstream.failures++;
           deps.onResult?.(pool, upstream, cause);
           const code = (cause as { code?: string }).code ?? '';
-          if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries || !RETRYABLE.has(code)) throw cause;
+          const retryable = bodyUntouched() && (NOT_SENT.has(code) || (idempotent && RETRYABLE.has(code)));
+          if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
           (tried ??= new Set()).add(upstream);
           deps.metrics.retries.labels(pool.name).inc();
           ctx.logFields.retries = attempt + 1;

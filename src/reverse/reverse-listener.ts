@@ -1,15 +1,19 @@
 /** A reverse-proxy listener: its pipeline, in one place, and the state a reload swaps. */
 import type { Logger } from 'pino';
-import type { ReverseListener as ReverseListenerConfig } from '../config/types.js';
+import type { PluginEntry, ReverseListener as ReverseListenerConfig } from '../config/types.js';
 import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import type { ListenerInfo } from '../core/context.js';
 import { HttpListener } from '../core/http-listener.js';
 import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
+import { cacheStage } from '../cache/cache-stage.js';
+import type { HttpCache } from '../cache/http-cache.js';
+import { cidrAllow } from '../cache/purge.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
-import { RouteTable } from './route-table.js';
+import { respondStage } from './respond-stage.js';
+import { RouteTable, type CompiledRoute } from './route-table.js';
 import { routeStage } from './route-stage.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
@@ -20,8 +24,24 @@ export interface ReverseDeps {
   isTrusted: (ip: string) => boolean;
   pools: () => ReadonlyMap<string, UpstreamPool>;
   onResult?: ProxyStageDeps['onResult'];
+  /** The shared HTTP cache, used by routes with `cache: true`. */
+  cache?: HttpCache;
   /** Stages other features put around routing (plugins before, cache after); built per route table. */
   extraStages?: { beforeRoute?: Stage[]; afterRoute?: Stage[] };
+  /** The stage running a route's plugins (undefined: none). */
+  pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
+}
+
+/** Runs the matched route's own plugin stage, if it has one. */
+function routePluginsStage(byRoute: ReadonlyMap<CompiledRoute, Stage>): Stage | undefined {
+  if (byRoute.size === 0) return undefined;
+  return {
+    name: 'route-plugins',
+    handle(ctx, next) {
+      const stage = byRoute.get(ctx.route as CompiledRoute);
+      return stage ? stage.handle(ctx, next) : next();
+    },
+  };
 }
 
 const hstsStage = (value: string): Stage => ({
@@ -59,20 +79,41 @@ export class ReverseProxyListener {
 
   #build(): Pipeline {
     const cfg = this.#config;
+    // the pipeline keeps the table it was built with, so a request matches routes and finds their plugins in one version
+    const routes = this.#routes;
+    const plugins = new Map<CompiledRoute, Stage>();
+    routes.routes.forEach((route) => {
+      const stage = route.config.plugins.length ? this.deps.pluginsFor?.(route.config.plugins) : undefined;
+      if (stage) plugins.set(route, stage);
+    });
     const stages: (Stage | undefined)[] = [
       accessLogStage(this.deps.metrics),
       errorResponderStage,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       rateLimitStage(cfg.limits),
       ...(this.deps.extraStages?.beforeRoute ?? []),
-      routeStage(() => this.#routes),
+      routeStage(() => routes),
+      routePluginsStage(plugins),
+      respondStage,
       ...(this.deps.extraStages?.afterRoute ?? []),
+      this.#cacheStage(cfg),
       proxyStage({
         pools: this.deps.pools, metrics: this.deps.metrics, maxBodySize: cfg.limits.max_body_size,
         proto: cfg.tls ? 'https' : 'http', onResult: this.deps.onResult,
       }),
     ];
     return compose(stages.filter((s): s is Stage => s !== undefined));
+  }
+
+  /** The cache stage, when any route of this listener has `cache: true`; it lets other routes through untouched. */
+  #cacheStage(cfg: ReverseListenerConfig): Stage | undefined {
+    const cache = this.deps.cache;
+    if (!cache || !cfg.routes.some((r) => r.cache)) return undefined;
+    const pools = this.deps.pools;
+    return cacheStage({
+      cache, mode: 'reverse', scheme: cfg.tls ? 'https' : 'http', purgeAllowed: cidrAllow(cfg.purge_acl),
+      waitLimit: (ctx) => pools().get(ctx.pool ?? '')?.config.response_timeout ?? 30_000,
+    });
   }
 
   /** Swaps routes and stages for a new config of the same address; connections stay open. */

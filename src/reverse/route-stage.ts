@@ -1,4 +1,4 @@
-/** Picks the route (first match) and answers `respond` routes directly. */
+/** Picks the route (first match): its pool and strip_prefix. `respond` routes are answered later, by respondStage. */
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
 import { normaliseHost, type CompiledRoute, type RouteTable } from './route-table.js';
@@ -10,15 +10,7 @@ export function routeStage(table: () => RouteTable): Stage {
       const route: CompiledRoute | undefined = table().match(normaliseHost(ctx.req.headers.host), ctx.path, ctx.req.headers);
       if (!route) throw new ProxyError('no_route', 'no route matches this request');
       ctx.route = route;
-      if (route.respond) {
-        const r = route.respond;
-        const headers = [...r.headers, 'content-length', String(r.body.length), 'x-request-id', ctx.id];
-        if (ctx.extraResponseHeaders) headers.push(...ctx.extraResponseHeaders);
-        ctx.sink.head(r.status, headers);
-        if (ctx.req.method !== 'HEAD' && r.body.length) ctx.sink.data(r.body);
-        ctx.sink.end();
-        return;
-      }
+      if (route.respond) return next();
       ctx.pool = route.pool;
       if (route.stripPrefix) {
         const rest = ctx.path.slice(route.pathPrefix.length);

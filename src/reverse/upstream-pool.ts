@@ -1,21 +1,23 @@
 /** A named pool of upstreams with its balancer. The upstream list is replaced, never mutated, so picks see a consistent list. */
-import type { Balancer, PickContext } from './balancers/balancer.js';
-import { createPoolBalancer } from './pool-balancer.js';
+import type { PickContext } from './balancers/balancer.js';
+import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
 import { Upstream } from './upstream.js';
+import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
 
 export class UpstreamPool {
   #upstreams: readonly Upstream[];
-  readonly #balancer: Balancer;
+  readonly #balancer: PoolBalancer;
+  /** Told after every run-time membership change (health checks follow the pool). */
+  onMembershipChange?: (pool: UpstreamPool) => void;
 
-  constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>) {
+  constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '') {
     this.#upstreams = config.upstreams.map((u) => {
-      const origin = new URL(u.url).origin;
-      const kept = reuse?.get(origin);
-      if (kept) { kept.weight = u.weight; return kept; }
+      const kept = reuse?.get(originOf(u.url));
+      if (kept) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
       return new Upstream(u.url, u.weight, config);
     });
-    this.#balancer = createPoolBalancer(config);
+    this.#balancer = createPoolBalancer(config, name, nodeId);
   }
 
   get upstreams(): readonly Upstream[] { return this.#upstreams; }
@@ -23,19 +25,29 @@ export class UpstreamPool {
   /** An available upstream, skipping those in `exclude` (already tried by this request). */
   pick(ctx: PickContext, exclude?: ReadonlySet<Upstream>): Upstream | undefined {
     const list = exclude && exclude.size ? this.#upstreams.filter((u) => !exclude.has(u)) : this.#upstreams;
-    return this.#balancer.pick(ctx, list) as Upstream | undefined;
+    return this.#balancer.balancer.pick(ctx, list) as Upstream | undefined;
+  }
+
+  /**
+   * The Set-Cookie value to send with a response from `upstream`, when the pool is cookie-sticky and
+   * the request does not already carry that upstream's cookie.
+   */
+  stickyCookie(ctx: PickContext, upstream: Upstream): string | undefined {
+    return this.#balancer.sticky?.setCookieFor(ctx, upstream);
   }
 
   find(origin: string): Upstream | undefined {
     return this.#upstreams.find((u) => u.id === origin);
   }
 
-  /** Adds an upstream at run time. */
+  /** Adds an upstream at run time; it ramps up over `slow_start` when that is set. */
   add(url: string, weight: number): Upstream {
-    const origin = new URL(url).origin;
+    const origin = originOf(url);
     if (this.find(origin)) throw new Error(`upstream ${origin} is already in pool ${this.name}`);
     const u = new Upstream(url, weight, this.config);
+    u.rampUp();
     this.#upstreams = [...this.#upstreams, u];
+    this.onMembershipChange?.(this);
     return u;
   }
 
@@ -46,6 +58,7 @@ export class UpstreamPool {
     u.draining = true;
     await u.idle();
     this.#upstreams = this.#upstreams.filter((x) => x !== u);
+    this.onMembershipChange?.(this);
     await u.close();
     return true;
   }

@@ -1,14 +1,22 @@
 /** One upstream server: its keep-alive connection pool and the state balancers and /status read. */
 import { Pool } from 'undici';
 import type { BalancerUpstream } from './balancers/balancer.js';
+import { inSlowStart, slowStartWeight } from './balancers/slow-start.js';
+import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
+
+export interface LastCheck { ok: boolean; at: number; ms: number; reason?: string }
 
 export class Upstream implements BalancerUpstream {
   /** The upstream's origin (scheme://host:port): stable id within the pool. */
   readonly id: string;
   readonly url: URL;
-  readonly dispatcher: Pool;
-  weight: number;
+  /** Weight from config or the admin API. */
+  configuredWeight: number;
+  /** `slow_start` of the pool, ms; 0 = off. */
+  slowStartMs: number;
+  /** When the upstream last became available (ms epoch) for slow start; 0 = always was. */
+  availableSince = 0;
   /** Set by active health checks. */
   healthy = true;
   /** Passive ejection: unavailable until this time (ms since epoch); 0 = not ejected. */
@@ -16,30 +24,53 @@ export class Upstream implements BalancerUpstream {
   ejections = 0;
   /** Being removed: no new requests, in-flight ones finish. */
   draining = false;
+  /** Requests (or TCP connections) in flight. */
   inflight = 0;
   requests = 0;
   failures = 0;
   /** Exponentially weighted moving average of response-head time, ms. */
   responseTimeMs = 0;
-  lastCheck?: { ok: boolean; at: number; ms: number; reason?: string };
+  lastCheck?: LastCheck;
+  #dispatcher?: Pool;
+  readonly #cfg: PoolConfig;
 
   constructor(url: string, weight: number, cfg: PoolConfig) {
     this.url = new URL(url);
-    this.id = this.url.origin;
-    this.weight = weight;
-    this.dispatcher = new Pool(this.id, {
-      connections: cfg.keepalive,
+    this.id = originOf(this.url);
+    this.configuredWeight = weight;
+    this.slowStartMs = cfg.slow_start;
+    this.#cfg = cfg;
+  }
+
+  /** The HTTP connection pool, made on first use: `tcp://` upstreams of TCP listeners never need one. */
+  get dispatcher(): Pool {
+    return (this.#dispatcher ??= new Pool(this.id, {
+      connections: this.#cfg.keepalive,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
-      connect: { timeout: cfg.connect_timeout, noDelay: true },
-      headersTimeout: cfg.response_timeout,
-      bodyTimeout: cfg.response_timeout,
-    });
+      connect: { timeout: this.#cfg.connect_timeout, noDelay: true },
+      headersTimeout: this.#cfg.response_timeout,
+      bodyTimeout: this.#cfg.response_timeout,
+    }));
+  }
+
+  /** The weight balancers see: the configured one, ramped up during slow start. */
+  get weight(): number {
+    const since = this.availableSince;
+    if (since === 0) return this.configuredWeight;
+    const now = Date.now();
+    if (!inSlowStart(since, now, this.slowStartMs)) { this.availableSince = 0; return this.configuredWeight; }
+    return slowStartWeight(this.configuredWeight, since, now, this.slowStartMs);
   }
 
   get available(): boolean {
     return this.healthy && !this.draining && (this.ejectedUntil === 0 || this.ejectedUntil <= Date.now());
+  }
+
+  /** Starts the slow-start ramp (upstream just became healthy, or was added at run time). */
+  rampUp(now = Date.now()): void {
+    if (this.slowStartMs > 0) this.availableSince = now;
   }
 
   /** Records a response time in the moving average (alpha 0.2: recent answers count most). */
@@ -52,11 +83,30 @@ export class Upstream implements BalancerUpstream {
     while (this.inflight > 0) await new Promise((r) => setTimeout(r, pollMs));
   }
 
+  /** The per-upstream part of GET /status. */
+  describe(): Record<string, unknown> {
+    const now = Date.now();
+    const ejected = this.ejectedUntil > now;
+    return {
+      url: this.id,
+      state: this.draining ? 'draining' : this.available ? 'up' : 'down',
+      health: this.healthy ? 'healthy' : 'unhealthy',
+      ejected, ejected_until: ejected ? new Date(this.ejectedUntil).toISOString() : undefined,
+      configured_weight: this.configuredWeight,
+      weight: Math.round(this.weight * 100) / 100,
+      active: this.inflight, requests: this.requests, failures: this.failures, ejections: this.ejections,
+      response_time_ms: Math.round(this.responseTimeMs * 100) / 100,
+      last_check: this.lastCheck && {
+        ok: this.lastCheck.ok, at: new Date(this.lastCheck.at).toISOString(), ms: this.lastCheck.ms, reason: this.lastCheck.reason,
+      },
+    };
+  }
+
   close(): Promise<void> {
-    return this.dispatcher.close().catch(() => undefined);
+    return this.#dispatcher?.close().catch(() => undefined) ?? Promise.resolve();
   }
 
   destroy(): Promise<void> {
-    return this.dispatcher.destroy().catch(() => undefined);
+    return this.#dispatcher?.destroy().catch(() => undefined) ?? Promise.resolve();
   }
 }

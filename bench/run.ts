@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: Gatehouse against baselines measured in the same run, on loopback.
+ * Each proxy runs as its own process; its CPU time (from /proc) over a bounded autocannon run gives
+ * CPU µs per request. Only same-run ratios mean something on a shared machine.
+ * Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma list of scenario names).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import autocannon from 'autocannon';
+import { scenarios, type Scenario } from './scenarios.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
+const children: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+function startServer(kind: string, port: number, origin?: string): ChildProcess {
+  const child = fork(new URL('./servers.ts', import.meta.url).pathname, [kind, String(port), origin ?? ''], {
+    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  return child;
+}
+
+function startGatehouse(config: string): ChildProcess {
+  const file = join(work, `gatehouse-${children.length}.yaml`);
+  writeFileSync(file, config);
+  const child = spawn(process.execPath, ['--no-node-snapshot', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+interface Row { scenario: string; body: string; rps: number; p50: number; p99: number; cpuUs: number; errors: number }
+
+async function measure(pid: number, url: string, opts: Partial<autocannon.Options> = {}): Promise<Omit<Row, 'scenario' | 'body'>> {
+  await autocannon({ url, connections: CONNECTIONS, duration: 1, ...opts }); // warm-up: JIT, keep-alive pools
+  const before = cpuSeconds(pid);
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
+  const cpu = cpuSeconds(pid) - before;
+  const total = r.requests.total;
+  return {
+    rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99,
+    cpuUs: total ? Math.round((cpu * 1e6) / total) : NaN, errors: r.errors + r.non2xx + r.timeouts,
+  };
+}
+
+async function main(): Promise<void> {
+  const originPort = await freePort();
+  startServer('origin', originPort);
+  await waitForPort(originPort);
+  const origin = `http://127.0.0.1:${originPort}`;
+  const rows: Row[] = [];
+  const chosen = scenarios.filter((s) => !ONLY || ONLY.includes(s.name));
+  for (const s of chosen) {
+    const port = await freePort();
+    const child = await launch(s, port, origin);
+    try {
+      await waitForPort(port);
+      for (const body of s.bodies ?? ['1k', '100k']) {
+        const m = await measure(child.pid!, `http://127.0.0.1:${port}${s.path ?? ''}/${body}`, s.autocannon?.(port));
+        rows.push({ scenario: s.name, body, ...m });
+        process.stderr.write(`${s.name} ${body}: ${m.rps} req/s, ${m.cpuUs} µs CPU/req\n`);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit').catch(() => undefined);
+    }
+  }
+  print(rows);
+}
+
+function launch(s: Scenario, port: number, origin: string): ChildProcess {
+  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work));
+  return startServer(s.kind, port, origin);
+}
+
+function print(rows: Row[]): void {
+  const base = new Map(rows.filter((r) => r.scenario === 'undici-pipe').map((r) => [r.body, r.cpuUs]));
+  const head = ['scenario', 'body', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'vs undici pipe', 'errors'];
+  const lines = rows.map((r) => [r.scenario, r.body, String(r.rps), String(r.p50), String(r.p99), String(r.cpuUs),
+    base.get(r.body) ? `${(r.cpuUs / base.get(r.body)!).toFixed(2)}×` : '-', String(r.errors)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\n${SECONDS}s per row, ${CONNECTIONS} connections, keep-alive, loopback\n`);
+  console.log(fmt(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const l of lines) console.log(fmt(l));
+}
+
+const stopAll = () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); };
+process.on('exit', stopAll);
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+main().then(() => { stopAll(); process.exit(0); }, (e) => { console.error(e); stopAll(); process.exit(1); });

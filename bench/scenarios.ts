@@ -1,0 +1,56 @@
+/** What the benchmark runs: baselines first, then Gatehouse configurations. Add rows here. */
+import type autocannon from 'autocannon';
+import { writeFileSync } from 'node:fs';
+
+export interface Scenario {
+  name: string;
+  kind: 'undici' | 'hpm' | 'gatehouse';
+  /** Gatehouse config (YAML) for a listener on `port` in front of `origin`; `dir` is a scratch directory. */
+  config?: (port: number, origin: string, dir: string) => string;
+  path?: string;
+  bodies?: string[];
+  autocannon?: (port: number) => Partial<autocannon.Options>;
+}
+
+/** The config every Gatehouse row starts from: logging (to a file), metrics, routing and balancing on. */
+export const reverseConfig = (port: number, origin: string, dir: string, extra: { route?: string; pool?: string; top?: string } = {}) => `
+node_id: bench
+admin: { listen: "" }
+log: { level: info, format: json, file: ${dir}/access-${port}.log }
+reverse:
+  - listen: 127.0.0.1:${port}
+    routes:
+      - name: health
+        match: { path_prefix: /healthz }
+        respond: { status: 200, body: ok }
+      - name: app
+        match: { path_prefix: / }
+        pool: app
+${extra.route ?? ''}
+pools:
+  app:
+    upstreams: [{ url: "${origin}" }]
+${extra.pool ?? ''}
+${extra.top ?? ''}
+`;
+
+export const scenarios: Scenario[] = [
+  { name: 'undici-pipe', kind: 'undici' },
+  { name: 'http-proxy-middleware', kind: 'hpm' },
+  { name: 'gatehouse', kind: 'gatehouse', config: (port, origin, dir) => reverseConfig(port, origin, dir) },
+];
+scenarios.push({ name: 'gatehouse-silent', kind: 'gatehouse', bodies: ['1k'], config: (port, origin, dir) => reverseConfig(port, origin, dir).replace('level: info', 'level: silent') });
+
+/** A plugin file in the scratch dir, listed on the app route; `plugins.dir` points there. */
+const withPlugin = (file: string, code: string) => (port: number, origin: string, dir: string) => {
+  writeFileSync(`${dir}/${file}`, code);
+  return reverseConfig(port, origin, dir, { route: `        plugins: [${file}]`, top: `plugins: { dir: "${dir}", watch: false }` });
+};
+scenarios.push(
+  // one pass-through onRequest call per request
+  { name: 'gatehouse+filter-plugin', kind: 'gatehouse', bodies: ['1k'], config: withPlugin('pass.js', 'export function onRequest(req) {}\n') },
+  // one route call per request, answering the route's own pool (validated against the pools)
+  { name: 'gatehouse+route-plugin', kind: 'gatehouse', bodies: ['1k'], config: withPlugin('same-pool.js', "export function route(req) { return { pool: 'app' }; }\n") },
+);
+// The cache HIT path: the origin answers `public, max-age=600`, so after the warm-up every request is a hit.
+scenarios.push({ name: 'gatehouse-cache-hit', kind: 'gatehouse', config: (port, origin, dir) => reverseConfig(port, origin, dir, { route: '        cache: true' }) });

@@ -1,0 +1,80 @@
+/**
+ * The RequestView of a live request, built once per request and only when a plugin runs. Plugins
+ * see the request as the client sent it; an earlier plugin's rewrite updates the view in place so
+ * later plugins (and onResponse) see the rewritten request.
+ */
+import type { RequestContext } from '../core/context.js';
+import type { RequestView } from './plugin-types.js';
+import { headerView } from './request-view.js';
+
+/** Host name without port (IPv6 keeps its brackets), lower-case, no trailing dot. */
+function hostName(authority: string): string {
+  let host = authority;
+  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(0, host.indexOf(']') + 1);
+  else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) host = host.slice(0, colon);
+  }
+  host = host.toLowerCase();
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+function splitTarget(target: string): [path: string, query: string] {
+  const q = target.indexOf('?');
+  return q === -1 ? [target, ''] : [target.slice(0, q), target.slice(q + 1)];
+}
+
+export function requestViewOf(ctx: RequestContext): RequestView {
+  const req = ctx.req;
+  const target = req.url ?? '/';
+  const method = req.method ?? 'GET';
+  let url: string;
+  let host: string;
+  let path: string;
+  let query: string;
+  if (method === 'CONNECT') {
+    // A tunnel has no path: the view's path is the authority, as the forward proxy's ACLs see it.
+    host = hostName(target);
+    path = target;
+    query = '';
+    url = `https://${target}`;
+  } else if (target.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (forward proxy): only here is a URL parse needed
+    let parsed: URL | undefined;
+    try { parsed = new URL(target); } catch { parsed = undefined; }
+    host = parsed ? hostName(parsed.host) : hostName(req.headers.host ?? '');
+    path = parsed?.pathname ?? '/';
+    query = parsed ? parsed.search.slice(1) : '';
+    url = parsed?.href ?? target;
+  } else {
+    const authority = req.headers.host ?? '';
+    host = hostName(authority);
+    [path, query] = splitTarget(target);
+    url = `${ctx.tls ? 'https' : 'http'}://${authority}${target}`;
+  }
+  return {
+    id: ctx.id,
+    mode: ctx.listener.mode,
+    method,
+    url,
+    host,
+    path,
+    query,
+    headers: headerView(req.headers),
+    client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
+    tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version } : null,
+    route: ctx.route?.name ?? null,
+  };
+}
+
+/** Updates the view after a `rewrite_path` (a path without `?` keeps the current query). Returns the new target. */
+export function rewriteViewPath(view: RequestView, rewrite: string): string {
+  const [path, query] = rewrite.includes('?') ? splitTarget(rewrite) : [rewrite, view.query];
+  const target = query ? `${path}?${query}` : path;
+  let origin: string;
+  try { origin = new URL(view.url).origin; } catch { origin = ''; }
+  view.path = path;
+  view.query = query;
+  if (origin && origin !== 'null') view.url = origin + target;
+  return target;
+}

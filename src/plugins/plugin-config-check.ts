@@ -1,0 +1,24 @@
+/** `gatehouse check` and startup: every configured plugin compiled and smoke-called, problems as `key: file:line:col: message`. */
+import type { GatehouseConfig } from '../config/types.js';
+import { configuredPlugins } from './plugin-host.js';
+import { checkPlugin, registryOptionsFromConfig, resolveEntry } from './plugin-registry.js';
+
+export function pluginProblems(config: GatehouseConfig): string[] {
+  const { dir, memoryLimitMb, timeoutMs } = registryOptionsFromConfig(config.plugins);
+  const seen = new Map<string, string[]>();
+  const problems: string[] = [];
+  for (const { key, entry } of configuredPlugins(config)) {
+    let found: string[];
+    try {
+      const r = resolveEntry(entry, dir);
+      // an entry listed on several routes is compiled once
+      const id = `${r.file}\0${JSON.stringify(r.options)}`;
+      found = seen.get(id) ?? checkPlugin(r.file, { memoryLimitMb, timeoutMs, options: r.options });
+      seen.set(id, found);
+    } catch (e) {
+      found = [(e as Error).message];
+    }
+    problems.push(...found.map((m) => `${key}: ${m}`));
+  }
+  return problems;
+}

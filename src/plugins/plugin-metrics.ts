@@ -1,0 +1,50 @@
+/**
+ * Binds the plugin host's observer to prom-client: calls and durations per call (labelled children
+ * cached, since this runs on every hook call), terminations as they happen, heap and state per
+ * plugin read at scrape time.
+ */
+import client from 'prom-client';
+import type { PluginObserver, PluginStats } from './plugin-types.js';
+
+export function pluginMetrics(registry: client.Registry, stats: () => readonly PluginStats[]): PluginObserver {
+  const calls = new client.Counter({
+    name: 'gatehouse_plugin_calls_total', help: 'Plugin hook calls, by plugin, hook and outcome (ok or the error kind).',
+    labelNames: ['plugin', 'hook', 'outcome'] as const, registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: 'gatehouse_plugin_duration_seconds', help: 'Wall time of a plugin hook call.',
+    labelNames: ['plugin', 'hook'] as const, registers: [registry],
+    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.02, 0.1],
+  });
+  const terminations = new client.Counter({
+    name: 'gatehouse_plugin_terminations_total', help: 'Plugin isolates terminated (timeout, out of memory, CPU watchdog, crash).',
+    labelNames: ['plugin', 'kind'] as const, registers: [registry],
+  });
+  new client.Gauge({
+    name: 'gatehouse_plugin_heap_bytes', help: 'Heap used by the plugin\'s isolate.',
+    labelNames: ['plugin'] as const, registers: [registry],
+    collect() { this.reset(); for (const s of stats()) this.labels(s.name).set(s.heapBytes); },
+  });
+  new client.Gauge({
+    name: 'gatehouse_plugin_quarantined', help: '1 while the plugin is quarantined (skipped under its on_error until reload).',
+    labelNames: ['plugin'] as const, registers: [registry],
+    collect() { this.reset(); for (const s of stats()) this.labels(s.name).set(s.state === 'quarantined' ? 1 : 0); },
+  });
+  const callChildren = new Map<string, client.Counter.Internal>();
+  const durationChildren = new Map<string, client.Histogram.Internal<'plugin' | 'hook'>>();
+  return {
+    onCall({ plugin, hook, outcome, seconds }) {
+      const key = `${plugin}\0${hook}\0${outcome}`;
+      let c = callChildren.get(key);
+      if (!c) callChildren.set(key, (c = calls.labels(plugin, hook, outcome)));
+      c.inc();
+      const hkey = `${plugin}\0${hook}`;
+      let h = durationChildren.get(hkey);
+      if (!h) durationChildren.set(hkey, (h = duration.labels(plugin, hook)));
+      h.observe(seconds);
+    },
+    onTermination({ plugin, kind }) {
+      terminations.labels(plugin, kind).inc();
+    },
+  };
+}

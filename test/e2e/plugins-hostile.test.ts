@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
+
+// Hostile only under /evil, so each passes the load-time smoke call.
+const onRequest = (evil: string) => `export function onRequest(req) { if (!req.path.startsWith('/evil')) return; ${evil} }`;
+const HOSTILE: Record<string, { code: string; status: number; outcomes: string[] }> = {
+  spin: { code: onRequest('while (true) {}'), status: 503, outcomes: ['timeout', 'quarantined'] },
+  'spin-after-await': { code: onRequest('return (async () => { await 0; while (true) {} })();'), status: 503, outcomes: ['timeout', 'quarantined'] },
+  alloc: { code: onRequest('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return a.length;'), status: 503, outcomes: ['oom', 'timeout', 'quarantined'] },
+  recursion: { code: onRequest('const f = (n) => f(n + 1) + 1; return f(0);'), status: 503, outcomes: ['throw'] },
+  escape: { code: onRequest("return this.constructor.constructor('return process')().exit(1);"), status: 503, outcomes: ['throw'] },
+  probe: { code: onRequest("return { set_headers: { x: typeof require + typeof process + typeof fetch + typeof setTimeout } } ;"), status: 200, outcomes: ['ok'] },
+  throws: { code: onRequest("throw new Error('boom');"), status: 503, outcomes: ['throw'] },
+  crlf: { code: onRequest("return { set_headers: { 'x-a': 'v\\r\\nset-cookie: evil=1' } };"), status: 503, outcomes: ['malformed'] },
+  'content-length': { code: onRequest("return { set_headers: { 'content-length': '0' } };"), status: 503, outcomes: ['malformed'] },
+  'non-object': { code: onRequest('return 42;'), status: 503, outcomes: ['malformed'] },
+  // route hooks fail open by default: the route's own pool answers
+  'bad-route': { code: "export function route(req) { if (req.path.startsWith('/evil')) return { upstream: 'http://169.254.169.254/' }; }", status: 200, outcomes: ['malformed'] },
+  logs: { code: onRequest("for (let i = 0; i < 10000; i++) log.info('line ' + i);"), status: 200, outcomes: ['ok'] },
+};
+
+describe('plugins e2e: hostile plugins leave concurrent traffic on other routes unharmed', function () {
+  this.timeout(60_000);
+  const dir = new PluginDir();
+  let origin: Origin;
+  let proxy: TestProxy;
+
+  before(async () => {
+    for (const [name, h] of Object.entries(HOSTILE)) dir.write(`${name}.js`, h.code);
+    dir.write('good.js', "let n = 0; export function onRequest() { n++; return { set_headers: { 'x-count': String(n) } }; }");
+    origin = await startOrigin((req, res) => { req.resume(); res.end(`origin saw x-count=${req.headers['x-count']}`); });
+    proxy = await startProxy({
+      admin: { listen: '127.0.0.1:0' },
+      plugins: { dir: dir.dir, watch: false },
+      reverse: [{
+        routes: [
+          ...Object.keys(HOSTILE).map((name) => ({ name, match: { path_prefix: `/evil/${name}` }, pool: 'app', plugins: [`${name}.js`] })),
+          { name: 'spin-open', match: { path_prefix: '/evil-open' }, pool: 'app', plugins: [{ file: 'spin.js', on_error: 'fail_open' }] },
+          { name: 'ok', match: {}, pool: 'app', plugins: ['good.js'] },
+        ],
+      }],
+      pools: { app: { upstreams: [{ url: origin.url }] } },
+    });
+  });
+  after(async () => { await proxy.close(); await origin.close(); dir.remove(); });
+
+  it('contains each hostile plugin while normal requests keep succeeding with bounded latency', async () => {
+    let stop = false;
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    const normal = async () => {
+      while (!stop) {
+        const t0 = performance.now();
+        try {
+          const res = await fetch(`${proxy.url()}/ok`);
+          const text = await res.text();
+          if (res.status !== 200 || !text.startsWith('origin saw x-count=')) failures.push(`${res.status} ${text}`);
+        } catch (e) {
+          failures.push(String(e));
+        }
+        latencies.push(performance.now() - t0);
+      }
+    };
+    const workers = Array.from({ length: 4 }, normal);
+    const results: Record<string, { status: number; headers: Headers }[]> = {};
+    await Promise.all(Object.keys(HOSTILE).map(async (name) => {
+      results[name] = [];
+      for (let i = 0; i < 8; i++) {
+        const res = await fetch(`${proxy.url()}/evil/${name}`);
+        await res.arrayBuffer();
+        results[name]!.push({ status: res.status, headers: res.headers });
+      }
+    }));
+    const open = await fetch(`${proxy.url()}/evil-open`);
+    stop = true;
+    await Promise.all(workers);
+
+    expect(failures, failures.slice(0, 3).join('; ')).to.deep.equal([]);
+    expect(latencies.length).to.be.greaterThan(20);
+    const max = Math.max(...latencies);
+    expect(max, `slowest normal request ${max.toFixed(0)}ms`).to.be.lessThan(1000);
+
+    for (const [name, h] of Object.entries(HOSTILE)) {
+      for (const r of results[name]!) {
+        expect(r.status, name).to.equal(h.status);
+        expect(r.headers.get('set-cookie'), name).to.equal(null);
+        if (r.status === 503) expect(r.headers.get('proxy-status'), name).to.match(/^gatehouse; error=proxy_internal_error; details="plugin /);
+      }
+    }
+    expect(results.probe![0]!.headers.get('x')).to.equal(null); // the decision went upstream, not to the client
+    expect(open.status).to.equal(200);
+
+    const status = await (await fetch(`${proxy.adminUrl()}/status`)).json() as { plugins: { name: string; calls: Record<string, Record<string, number>>; state: string; terminations: number; logs_dropped: number }[] };
+    const byName = new Map(status.plugins.map((p) => [p.name, p]));
+    for (const [name, h] of Object.entries(HOSTILE)) {
+      const calls = byName.get(name)!.calls[name === 'bad-route' ? 'route' : 'onRequest']!;
+      const seen = Object.keys(calls).filter((k) => k !== 'ok' || h.outcomes.includes('ok'));
+      for (const outcome of seen) expect(h.outcomes, `${name}: ${outcome}`).to.include(outcome);
+    }
+    expect(byName.get('spin')!.terminations).to.be.at.least(1);
+    expect(byName.get('logs')!.logs_dropped).to.be.greaterThan(10_000);
+    expect(proxy.logs.filter((l) => l.msg === 'plugin log').length).to.be.lessThan(300);
+    const good = byName.get('good')!;
+    expect(Object.keys(good.calls.onRequest!)).to.deep.equal(['ok']);
+  });
+
+  it('the proxy serves normally afterwards', async () => {
+    const res = await fetch(`${proxy.url()}/ok`);
+    expect(res.status).to.equal(200);
+    expect(await res.text()).to.match(/^origin saw x-count=\d+$/);
+  });
+});

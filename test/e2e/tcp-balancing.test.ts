@@ -1,0 +1,141 @@
+/** Layer-4 listeners: raw TCP balanced over a pool with real echo servers, failover, TCP health checks, idle timeout. */
+import { expect } from 'chai';
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { startProxy, type TestProxy } from '../helpers/loopback.js';
+import { runLoad, tally, waitFor } from '../helpers/load.js';
+
+interface Echo { name: string; port: number; server: Server; sockets: Set<Socket>; close(): Promise<void> }
+
+/** Answers `name:` then echoes everything back; ends when the client ends. */
+async function echoServer(name: string): Promise<Echo> {
+  const sockets = new Set<Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.write(`${name}:`);
+    s.pipe(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    name, server, sockets, port: (server.address() as AddressInfo).port,
+    close: async () => { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); },
+  };
+}
+
+/** Sends `payload`, half-closes, and collects everything until the proxy closes. */
+async function roundTrip(port: number, payload: string | Buffer): Promise<string> {
+  const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.on('error', () => {}); // a refused connection may be reset: the answer is what arrived
+  const closed = new Promise((r) => s.once('close', r));
+  await once(s, 'connect');
+  s.end(payload);
+  await closed;
+  return Buffer.concat(chunks).toString();
+}
+
+describe('e2e: TCP (layer 4) balancing', function () {
+  this.timeout(20_000);
+  let echoes: Echo[] = [];
+  let proxy: TestProxy | undefined;
+  afterEach(async () => {
+    await proxy?.close();
+    await Promise.all(echoes.map((e) => e.close()));
+  });
+  const tcpPort = () => proxy!.gateway.tcpListeners[0]!.address.port;
+  const access = () => proxy!.logs.filter((l) => l.msg === 'access' && l.mode === 'tcp');
+
+  it('balances connections round-robin over tcp:// upstreams and pipes large payloads intact both ways', async () => {
+    echoes = await Promise.all(['a', 'b', 'c'].map(echoServer));
+    proxy = await startProxy({
+      tcp: [{ pool: 'db' }],
+      pools: { db: { upstreams: echoes.map((e) => ({ url: `tcp://127.0.0.1:${e.port}` })) } },
+      admin: { listen: '127.0.0.1:0' },
+    });
+    const answers = await runLoad(30, 6, (i) => roundTrip(tcpPort(), `hello-${i}`));
+    answers.forEach((a, i) => expect(a.slice(2)).to.equal(`hello-${i}`));
+    expect(tally(answers.map((a) => a[0]!))).to.deep.equal({ a: 10, b: 10, c: 10 });
+    const big = Buffer.alloc(8 * 1024 * 1024, 'x');
+    const echoed = await roundTrip(tcpPort(), big);
+    expect(echoed.length).to.equal(big.length + 2);
+    await waitFor(() => access().length === 31, 2000);
+    const line = access().at(-1)!;
+    expect(line).to.include({ pool: 'db', client: '127.0.0.1', bytes_in: big.length, bytes_out: big.length + 2 });
+    expect(line.upstream).to.match(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(line.ms).to.be.a('number');
+    const status = await (await fetch(`${proxy.adminUrl()}/status`)).json() as { tcp: { pool: string }[]; pools: { db: { upstreams: { requests: number; active: number }[] } } };
+    expect(status.tcp[0]).to.include({ pool: 'db' });
+    expect(status.pools.db.upstreams.map((u) => u.requests).reduce((x, y) => x + y)).to.equal(31);
+  });
+
+  it('counts an open connection as active on its upstream, and closes idle connections after idle_timeout', async () => {
+    echoes = [await echoServer('a')];
+    proxy = await startProxy({ tcp: [{ pool: 'db', idle_timeout: '300ms' }], pools: { db: { upstreams: [{ url: `tcp://127.0.0.1:${echoes[0]!.port}` }] } } });
+    const s = net.connect({ port: tcpPort(), host: '127.0.0.1' });
+    s.on('data', () => {});
+    await once(s, 'connect');
+    const up = proxy.gateway.pools.get('db')!.upstreams[0]!;
+    expect(await waitFor(() => up.inflight === 1, 1000)).to.equal(true);
+    const t0 = Date.now();
+    await once(s, 'close');
+    expect(Date.now() - t0).to.be.within(200, 1500);
+    expect(await waitFor(() => up.inflight === 0, 1000)).to.equal(true);
+    expect(echoes[0]!.sockets.size).to.equal(0);
+  });
+
+  it('fails over: a refused upstream is retried on another; the TCP connect health check marks it down, and up again', async () => {
+    echoes = await Promise.all(['a', 'b'].map(echoServer));
+    const dead = await echoServer('dead');
+    const deadPort = dead.port;
+    await dead.close();
+    proxy = await startProxy({
+      tcp: [{ pool: 'db' }],
+      pools: {
+        db: {
+          upstreams: [...echoes.map((e) => ({ url: `tcp://127.0.0.1:${e.port}` })), { url: `tcp://127.0.0.1:${deadPort}` }],
+          health: { interval: '100ms', timeout: '200ms', fall: 2, rise: 1 }, retries: 2,
+        },
+      },
+    });
+    const answers = await runLoad(30, 3, (i) => roundTrip(tcpPort(), `m${i}`));
+    answers.forEach((a, i) => expect(a.slice(2), `connection ${i}`).to.equal(`m${i}`));
+    expect(new Set(answers.map((a) => a[0]))).to.deep.equal(new Set(['a', 'b']));
+    const fails = proxy.logs.filter((l) => l.msg === 'tcp connect failed');
+    expect(fails.length).to.be.above(0);
+    expect(fails[0]).to.include({ code: 'ECONNREFUSED', upstream: `tcp://127.0.0.1:${deadPort}` });
+    expect(access().filter((l) => l.retries === 1).length).to.equal(fails.length);
+
+    expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream unhealthy'), 3000)).to.equal(true);
+    expect(proxy.logs.find((l) => l.msg === 'upstream unhealthy')).to.include({ pool: 'db', upstream: `tcp://127.0.0.1:${deadPort}`, to: 'unhealthy' });
+    const failsBefore = proxy.logs.filter((l) => l.msg === 'tcp connect failed').length;
+    await runLoad(10, 2, (i) => roundTrip(tcpPort(), `n${i}`));
+    expect(proxy.logs.filter((l) => l.msg === 'tcp connect failed').length, 'no attempts on a down upstream').to.equal(failsBefore);
+
+    // it comes back on its port: up after `rise`, and gets connections again
+    const back = net.createServer((s) => { s.on('error', () => {}); s.end('dead:'); });
+    back.listen(deadPort, '127.0.0.1');
+    await once(back, 'listening');
+    try {
+      expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream healthy'), 3000)).to.equal(true);
+      const again = await runLoad(9, 1, (i) => roundTrip(tcpPort(), `o${i}`));
+      expect(tally(again.map((a) => a.split(':')[0]!))).to.deep.equal({ a: 3, b: 3, dead: 3 });
+    } finally {
+      back.close();
+    }
+  });
+
+  it('every upstream down: the client connection is closed at once and logged', async () => {
+    const dead = await echoServer('dead');
+    await dead.close();
+    proxy = await startProxy({ tcp: [{ pool: 'db' }], pools: { db: { upstreams: [{ url: `tcp://127.0.0.1:${dead.port}` }], retries: 1 } } });
+    const t0 = Date.now();
+    expect(await roundTrip(tcpPort(), 'x')).to.equal('');
+    expect(Date.now() - t0).to.be.below(500);
+    await waitFor(() => access().length === 1, 1000);
+    expect(access()[0]).to.include({ error: 'no_healthy_upstream', tried: 1 });
+  });
+});
