@@ -22,28 +22,25 @@ export function accessLogStage(metrics: Metrics): Stage {
 function logAccess(ctx: RequestContext, metrics: Metrics): void {
   const ms = performance.now() - ctx.startMs;
   const status = ctx.finalStatus ?? (ctx.res.headersSent || ctx.res.writableEnded ? ctx.res.statusCode : ctx.error?.status ?? 499);
-  const route = ctx.route?.name ?? '-';
-  metrics.observeRequest(ctx.listener.name, route, status, ms / 1000);
-  const tls = ctx.tls;
-  ctx.listener.log.info({
+  metrics.observeRequest(ctx.listener.name, ctx.route?.name ?? '-', status, ms / 1000);
+  ctx.listener.accessLog.write({
     reqId: ctx.id,
     method: ctx.req.method,
     path: ctx.req.url,
     status,
-    ms: Math.round(ms * 100) / 100,
+    ms,
     bytes: ctx.clientSink.bytes,
     client: ctx.clientIp,
-    listener: ctx.listener.name,
     route: ctx.route?.name,
     pool: ctx.pool,
     upstream: ctx.upstream?.id,
     upstream_status: ctx.upstreamStatus,
-    upstream_ms: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
+    upstream_ms: ctx.upstreamMs,
     user: ctx.user,
-    tls: tls ? { version: tls.version, cipher: tls.cipher, sni: tls.sni } : undefined,
+    tls: ctx.tls,
     error: ctx.error?.proxyStatus,
-    ...ctx.logFields,
-  }, 'access');
+    extra: ctx.logFields,
+  });
 }
 
 /** Turns any failure of a later stage into the proxy's error response (or a reset when the head is out). */

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ProxyError } from './errors.js';
+import { AccessLog } from '../observability/access-log.js';
 import { ServerResponseSink, type ResponseSink } from './response-sink.js';
 
 /** What a stage may know about the listener a request arrived on; built once per listener. */
@@ -13,6 +14,8 @@ export interface ListenerInfo {
   /** `1.1 <node_id>`, prebuilt. */
   readonly via: string;
   readonly log: Logger;
+  /** Writes this listener's access-log lines (see observability/access-log.ts). */
+  readonly accessLog: AccessLog;
   /** Whether a peer address is a trusted proxy (its X-Forwarded-For is believed). */
   isTrusted(ip: string): boolean;
 }
@@ -78,4 +81,10 @@ export class RequestContext {
   addResponseHeader(name: string, value: string): void {
     (this.extraResponseHeaders ??= []).push(name, value);
   }
+}
+
+/** Builds a listener's info once: its logger (bound to the listener name), access log and Via value. */
+export function listenerInfo(o: { name: string; mode: 'forward' | 'reverse'; nodeId: string; log: Logger; isTrusted: (ip: string) => boolean }): ListenerInfo {
+  const log = o.log.child({ listener: o.name });
+  return { name: o.name, mode: o.mode, nodeId: o.nodeId, via: `1.1 ${o.nodeId}`, log, accessLog: new AccessLog(log), isTrusted: o.isTrusted };
 }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { PluginEntry, ReverseListener as ReverseListenerConfig } from '../config/types.js';
 import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
-import type { ListenerInfo } from '../core/context.js';
+import { listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener } from '../core/http-listener.js';
 import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
@@ -62,10 +62,7 @@ export class ReverseProxyListener {
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
     if (config.tls) this.sni = new SniContexts(config.tls);
-    const info: ListenerInfo = {
-      name: this.name, mode: 'reverse', nodeId: deps.nodeId, via: `1.1 ${deps.nodeId}`,
-      log: deps.log.child({ listener: this.name }), isTrusted: deps.isTrusted,
-    };
+    const info: ListenerInfo = listenerInfo({ name: this.name, mode: 'reverse', nodeId: deps.nodeId, log: deps.log, isTrusted: deps.isTrusted });
     this.#pipeline = this.#build();
     this.listener = new HttpListener({
       listen: config.listen, limits: config.limits, info, pipeline: () => this.#pipeline,

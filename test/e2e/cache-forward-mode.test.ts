@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { request } from 'node:http';
+import { listenerInfo } from '../../src/core/context.js';
 import pino from 'pino';
 import { Pool } from 'undici';
 import { cacheStage } from '../../src/cache/cache-stage.js';
@@ -48,7 +49,7 @@ describe('cache: forward mode', () => {
     const log = pino({ level: 'silent' });
     const listener = new HttpListener({
       listen: '127.0.0.1:0', limits: buildConfig({}, { env: {} }).limits,
-      info: { name: 'forward[0]', mode: 'forward', nodeId: 'gh', via: '1.1 gh', log, isTrusted: () => false },
+      info: listenerInfo({ name: 'forward[0]', mode: 'forward', nodeId: 'gh', log, isTrusted: () => false }),
       pipeline: () => compose([errorResponderStage, stage, forward]),
     });
     await listener.start();

@@ -1,0 +1,71 @@
+/**
+ * Writes access-log lines. They are the one log line every request makes, so they skip pino's generic
+ * serialiser: the line is built as a string in the same JSON shape pino writes (level, time, the
+ * logger's bindings, fields, msg) and handed to the logger's own destination — a file or stdout, or
+ * pino-pretty's transport, which reads the same JSON lines.
+ */
+import pino, { type Logger } from 'pino';
+
+export interface AccessRecord {
+  reqId: string;
+  method: string | undefined;
+  path: string | undefined;
+  status: number;
+  ms: number;
+  bytes: number;
+  client: string;
+  route?: string;
+  pool?: string;
+  upstream?: string;
+  upstream_status?: number;
+  upstream_ms?: number;
+  user?: string;
+  tls?: { version: string; cipher: string; sni: string } | null;
+  error?: string;
+  extra?: Record<string, unknown>;
+}
+
+type PinoInternals = Logger & Record<symbol, unknown>;
+
+const json = JSON.stringify;
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export class AccessLog {
+  readonly #log: Logger;
+  readonly #stream?: { write(line: string): unknown };
+  readonly #time?: () => string;
+  readonly #bindings: string;
+
+  constructor(log: Logger) {
+    this.#log = log;
+    const internals = log as PinoInternals;
+    const stream = internals[pino.symbols.streamSym] as { write?: (s: string) => unknown } | undefined;
+    const time = internals[pino.symbols.timeSym] as (() => string) | undefined;
+    if (stream && typeof stream.write === 'function' && typeof time === 'function') {
+      this.#stream = stream as { write(line: string): unknown };
+      this.#time = time;
+    }
+    this.#bindings = (internals[pino.symbols.chindingsSym] as string | undefined) ?? '';
+  }
+
+  write(r: AccessRecord): void {
+    if (!this.#log.isLevelEnabled('info')) return;
+    if (!this.#stream) { this.#slowWrite(r); return; }
+    let line = `{"level":30${this.#time!()}${this.#bindings},"reqId":${json(r.reqId)},"method":${json(r.method ?? '')},"path":${json(r.path ?? '')},"status":${r.status},"ms":${round2(r.ms)},"bytes":${r.bytes},"client":${json(r.client)}`;
+    if (r.route !== undefined) line += `,"route":${json(r.route)}`;
+    if (r.pool !== undefined) line += `,"pool":${json(r.pool)}`;
+    if (r.upstream !== undefined) line += `,"upstream":${json(r.upstream)}`;
+    if (r.upstream_status !== undefined) line += `,"upstream_status":${r.upstream_status}`;
+    if (r.upstream_ms !== undefined) line += `,"upstream_ms":${round2(r.upstream_ms)}`;
+    if (r.user !== undefined) line += `,"user":${json(r.user)}`;
+    if (r.tls) line += `,"tls":${json(r.tls)}`;
+    if (r.error !== undefined) line += `,"error":${json(r.error)}`;
+    if (r.extra) for (const k in r.extra) if (r.extra[k] !== undefined) line += `,${json(k)}:${json(r.extra[k])}`;
+    this.#stream.write(`${line},"msg":"access"}\n`);
+  }
+
+  #slowWrite(r: AccessRecord): void {
+    const { extra, ...fields } = r;
+    this.#log.info({ ...fields, ...extra }, 'access');
+  }
+}
