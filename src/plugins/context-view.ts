@@ -6,18 +6,7 @@
 import type { RequestContext } from '../core/context.js';
 import type { RequestView } from './plugin-types.js';
 import { headerView } from './request-view.js';
-
-/** Host name without port (IPv6 keeps its brackets), lower-case, no trailing dot. */
-function hostName(authority: string): string {
-  let host = authority;
-  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(0, host.indexOf(']') + 1);
-  else {
-    const colon = host.indexOf(':');
-    if (colon !== -1) host = host.slice(0, colon);
-  }
-  host = host.toLowerCase();
-  return host.endsWith('.') ? host.slice(0, -1) : host;
-}
+import { normaliseHost as hostName } from '../core/host.js';
 
 function splitTarget(target: string): [path: string, query: string] {
   const q = target.indexOf('?');

@@ -2,6 +2,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteInfo } from '../core/context.js';
 import type { Route } from '../config/types.js';
+import { normaliseHost } from '../core/host.js';
+
+export { normaliseHost };
 
 export interface CompiledRoute extends RouteInfo {
   readonly config: Route;
@@ -12,19 +15,6 @@ export interface CompiledRoute extends RouteInfo {
 }
 
 type Matcher = (host: string, path: string, headers: IncomingHttpHeaders) => boolean;
-
-/** Lower-case host without port and trailing dot. */
-export function normaliseHost(hostHeader: string | undefined): string {
-  if (!hostHeader) return '';
-  let host = hostHeader;
-  if (host.charCodeAt(0) === 91 /* [ */) host = host.slice(0, host.indexOf(']') + 1);
-  else {
-    const colon = host.indexOf(':');
-    if (colon !== -1) host = host.slice(0, colon);
-  }
-  host = host.toLowerCase();
-  return host.endsWith('.') ? host.slice(0, -1) : host;
-}
 
 function hostMatcher(pattern: string): (host: string) => boolean {
   const p = normaliseHost(pattern);
