@@ -67,7 +67,7 @@ describe('reverse proxy: TLS termination', () => {
     const port = Number(new URL(proxy.url()).port);
     let error: NodeJS.ErrnoException | undefined;
     try {
-      await handshake({ host: '127.0.0.1', port, servername: 'a.test', ca: certs.caPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' });
+      await handshake({ host: '127.0.0.1', port, servername: 'a.test', ca: certs.caPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' });
     } catch (e) { error = e as NodeJS.ErrnoException; }
     // The server's protocol_version alert, not a client-side refusal.
     expect(error?.code).to.equal('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
