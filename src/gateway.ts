@@ -13,7 +13,16 @@ import { TcpProxyListener } from './tcp/tcp-listener.js';
 import { UpstreamPool } from './reverse/upstream-pool.js';
 import type { Upstream } from './reverse/upstream.js';
 import { AdminServer } from './admin/admin-server.js';
+import { GatewayAdminTarget } from './admin/gateway-target.js';
 import { PluginHost } from './plugins/plugin-host.js';
+import { ForwardProxyListener } from './forward/forward-listener.js';
+import type { LookupAll } from './forward/ssrf-guard.js';
+
+/** Hooks for tests and embedders, never config keys. */
+export interface GatewayOptions {
+  /** Resolver of the forward listeners' SSRF guard (default dns.lookup); tests inject stubs, e.g. for DNS rebinding. */
+  forwardLookup?: LookupAll;
+}
 
 export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean {
   const list = new BlockList();
@@ -46,6 +55,7 @@ export class Gateway {
   #pools = new Map<string, UpstreamPool>();
   #reverse: ReverseProxyListener[] = [];
   #tcp: TcpProxyListener[] = [];
+  #forward: ForwardProxyListener[] = [];
   #health: PoolHealth;
   #admin?: AdminServer;
   #isTrusted: (ip: string) => boolean;
@@ -54,7 +64,7 @@ export class Gateway {
   /** The one plugin registry; constructing it loads every configured plugin (throws PluginConfigError). */
   readonly plugins: PluginHost;
 
-  constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>) {
+  constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
     this.#isTrusted = trustChecker(config.trusted_proxies);
     this.#health = new PoolHealth(log, this.metrics);
@@ -64,7 +74,8 @@ export class Gateway {
     this.#pools = this.#buildPools(config);
     this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
     this.#tcp = config.tcp.map((l, i) => this.#newTcp(l, i));
-    if (config.admin.listen) this.#admin = new AdminServer(config.admin, this);
+    this.#forward = config.forward.map((l, i) => this.#newForward(l, i));
+    if (config.admin.listen) this.#admin = new AdminServer(config.admin, new GatewayAdminTarget(this));
   }
 
   get config(): GatehouseConfig { return this.#config; }
@@ -85,6 +96,14 @@ export class Gateway {
   }
 
   get tcpListeners(): readonly TcpProxyListener[] { return this.#tcp; }
+  get forwardListeners(): readonly ForwardProxyListener[] { return this.#forward; }
+
+  #newForward(cfg: GatehouseConfig['forward'][number], index: number): ForwardProxyListener {
+    return new ForwardProxyListener(cfg, index, {
+      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, isTrusted: (ip) => this.#isTrusted(ip),
+      cache: this.cache, pluginsFor: (entries) => this.plugins.stageFor(entries), lookup: this.options.forwardLookup,
+    });
+  }
 
   /** New pools for a config, keeping existing Upstream objects (and their connections) by origin. */
   #buildPools(config: GatehouseConfig): Map<string, UpstreamPool> {
@@ -102,6 +121,7 @@ export class Gateway {
     try {
       for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
       for (const t of this.#tcp) { await t.start(); started.push(t); }
+      for (const f of this.#forward) { await f.start(); started.push({ stop: (ms?: number) => f.stop(ms ?? 0) }); }
       if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
     } catch (e) {
       await Promise.all(started.map((s) => s.stop(0)));
@@ -118,6 +138,7 @@ export class Gateway {
         return { name: r.name, mode: 'reverse', address: `${a.host}:${a.port}`, tls: !!r.config.tls };
       }),
       ...this.#tcp.map((t) => ({ name: t.name, mode: 'tcp', address: `${t.address.host}:${t.address.port}`, tls: false })),
+      ...this.#forward.map((f) => ({ name: f.name, mode: 'forward', address: `${f.listener.address.host}:${f.listener.address.port}`, tls: false })),
     ];
   }
 
@@ -145,6 +166,7 @@ export class Gateway {
     this.#reverse = next;
     await Promise.all([...byAddress.values()].map((r) => r.listener.stop(config.shutdown_timeout)));
     await this.#reloadTcp(config);
+    await this.#reloadForward(config);
     this.#health.reconcile(this.#pools);
     // Upstreams no longer in any pool: let their in-flight requests finish, then close.
     const live = new Set([...this.#pools.values()].flatMap((p) => p.upstreams));
@@ -169,11 +191,25 @@ export class Gateway {
     await Promise.all([...byAddress.values()].map((t) => t.stop(config.shutdown_timeout)));
   }
 
+  async #reloadForward(config: GatehouseConfig): Promise<void> {
+    const byAddress = new Map(this.#forward.map((f) => [f.config.listen, f]));
+    const next: ForwardProxyListener[] = [];
+    for (const [i, cfg] of config.forward.entries()) {
+      const kept = byAddress.get(cfg.listen);
+      if (kept) { await kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
+      const fresh = this.#newForward(cfg, i);
+      await fresh.start();
+      next.push(fresh);
+    }
+    this.#forward = next;
+    await Promise.all([...byAddress.values()].map((f) => f.stop(config.shutdown_timeout)));
+  }
+
   /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */
   async stop(): Promise<void> {
     const ms = this.#config.shutdown_timeout;
     this.log.info({ timeout_ms: ms }, 'draining');
-    await Promise.all([...this.#reverse.map((r) => r.listener.stop(ms)), ...this.#tcp.map((t) => t.stop(ms))]);
+    await Promise.all([...this.#reverse.map((r) => r.listener.stop(ms)), ...this.#tcp.map((t) => t.stop(ms)), ...this.#forward.map((f) => f.stop(ms))]);
     await this.#admin?.stop();
     await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
@@ -187,6 +223,11 @@ export class Gateway {
       node_id: this.#config.node_id,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       cache: this.cache.stats(),
+      forward: this.#forward.map((f) => ({
+        name: f.name, address: `${f.listener.address.host}:${f.listener.address.port}`, inflight: f.listener.inflight, tunnels: f.tunnels,
+        auth: !!f.config.auth.users_file, acl_rules: f.policy?.acl.size ?? 0, blocked_domains: f.policy?.blocks.size ?? 0,
+        intercept_tls: f.config.intercept_tls.enabled, parent: f.policy?.parent?.origin,
+      })),
       tcp: this.#tcp.map((t) => ({ name: t.name, address: `${t.address.host}:${t.address.port}`, pool: t.config.pool, connections: t.connections })),
       listeners: this.#reverse.map((r) => ({
         ...this.describeListeners().find((d) => d.name === r.name),

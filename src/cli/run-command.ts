@@ -1,12 +1,21 @@
-/** `gatehouse [--config FILE]`: validates, starts, and handles SIGHUP (reload) and SIGTERM/SIGINT (drain). */
+/**
+ * `gatehouse [--config FILE]`: validates, starts, and handles SIGHUP (reload) and SIGTERM/SIGINT (drain).
+ * With `workers` other than 1 it runs as a cluster primary or worker instead (src/cluster/).
+ */
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
 import { Gateway } from '../gateway.js';
 import { startDemoOrigins } from '../demo/demo-origins.js';
 import { runtimeProblems } from './runtime-checks.js';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { runWorker } from '../cluster/worker.js';
+import { runPrimary } from '../cluster/primary.js';
 
 export async function runProxy(configFile: string, err: (line: string) => void): Promise<number> {
+  // A cluster worker gets its validated config from the primary (src/cluster/).
+  if (cluster.isWorker) return runWorker();
   let config;
   try {
     config = loadConfig(configFile);
@@ -16,6 +25,8 @@ export async function runProxy(configFile: string, err: (line: string) => void):
   }
   const problems = await runtimeProblems(config);
   if (problems.length) { problems.forEach((p) => err(p)); return 1; }
+  const workers = config.workers === 0 ? availableParallelism() : config.workers;
+  if (workers > 1) return runPrimary(configFile, config, workers, err);
 
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id });
   let demo: Server[] = [];

@@ -25,17 +25,18 @@ export interface ForwardListener {
   acl: AclRule[];
   block_domains: string[];
   block_lists: string[];
-  block_urls: string[];
+  block_urls: (string | { name?: string; glob?: string; url_regex?: string; urlpath_regex?: string; flags?: string })[];
   connect_ports: number[];
   allow_private_destinations: boolean;
   allow_destinations: string[];
   x_forwarded_for: boolean;
   cache: boolean;
-  intercept_tls: { enabled: boolean; ca: string; ca_key: string };
+  intercept_tls: { enabled: boolean; ca: string; ca_key: string; upstream_ca: string };
   parent: string;
   direct_domains: string[];
   pac: { internal_domains: string[]; proxy: string };
   connect_idle_timeout: number;
+  connect_timeout: number;
   plugins: PluginEntry[];
   limits: Limits;
 }

@@ -20,6 +20,7 @@ export const ERROR_TABLE = {
   dns_error: { status: 502, proxyStatus: 'dns_error', text: 'Bad Gateway' },
   upstream_protocol: { status: 502, proxyStatus: 'http_protocol_error', text: 'Bad Gateway' },
   upstream_failed: { status: 502, proxyStatus: 'destination_unavailable', text: 'Bad Gateway' },
+  tls_certificate_error: { status: 502, proxyStatus: 'tls_certificate_error', text: 'Bad Gateway' },
   no_healthy_upstream: { status: 503, proxyStatus: 'destination_unavailable', text: 'Service Unavailable' },
   plugin_failed: { status: 503, proxyStatus: 'proxy_internal_error', text: 'Service Unavailable' },
   connection_timeout: { status: 504, proxyStatus: 'connection_timeout', text: 'Gateway Timeout' },
@@ -71,6 +72,14 @@ const CODE_TO_KIND: Record<string, ErrorKind> = {
   UND_ERR_ABORTED: 'client_closed',
   UND_ERR_ABORT: 'client_closed',
   ABORT_ERR: 'client_closed',
+  // the destination's certificate did not verify (OpenSSL's codes, and node's name check)
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls_certificate_error',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls_certificate_error',
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls_certificate_error',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls_certificate_error',
+  CERT_HAS_EXPIRED: 'tls_certificate_error',
+  CERT_NOT_YET_VALID: 'tls_certificate_error',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls_certificate_error',
 };
 
 /** The only place an unknown error gets a status: 502 for anything from upstream I/O, else 500. */

@@ -1,10 +1,16 @@
 /** The root pino logger: JSON lines (buffered, asynchronous) or pretty output for humans. */
 import pino, { type Logger } from 'pino';
 
-export interface LogOptions { level: string; format: 'json' | 'pretty'; file: string; nodeId: string }
+export interface LogOptions {
+  level: string; format: 'json' | 'pretty'; file: string; nodeId: string;
+  /** Cluster worker id, bound to every line as `worker`. */
+  worker?: number;
+  /** Several processes (a cluster) write the same stdout or file. */
+  shared?: boolean;
+}
 
 export function createLogger(opts: LogOptions): Logger {
-  const base = { node: opts.nodeId };
+  const base = opts.worker === undefined ? { node: opts.nodeId } : { node: opts.nodeId, worker: opts.worker };
   const redact = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]'];
   if (opts.format === 'pretty') {
     const transport = pino.transport({
@@ -14,7 +20,10 @@ export function createLogger(opts: LogOptions): Logger {
     return pino({ level: opts.level, base, redact }, transport);
   }
   // Buffered writes keep logging off the hot path; flushed on exit (see flushLogger).
-  const dest = pino.destination({ dest: opts.file || 1, sync: false, minLength: 4096 });
+  // Shared: each write is whole lines of at most PIPE_BUF bytes, which the kernel never interleaves with another process's.
+  const dest = opts.shared || opts.worker !== undefined
+    ? pino.destination({ dest: opts.file || 1, sync: false, minLength: 2048, maxWrite: 4096 })
+    : pino.destination({ dest: opts.file || 1, sync: false, minLength: 4096 });
   return pino({ level: opts.level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 

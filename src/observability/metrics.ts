@@ -15,6 +15,8 @@ export class Metrics {
   readonly upstreamHealthy = new client.Gauge({
     name: 'gatehouse_upstream_healthy', help: '1 when the upstream is available to balancers.',
     labelNames: ['pool', 'upstream'] as const, registers: [this.registry],
+    // Cluster: each worker checks health itself; 1 only when every worker sees the upstream available.
+    aggregator: 'min',
   });
   readonly upstreamActive = new client.Gauge({
     name: 'gatehouse_upstream_active_connections', help: 'Requests in flight per upstream.',

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { buildConfig } from '../../src/config/load.js';
-import { Gateway } from '../../src/gateway.js';
+import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 
 export interface Origin {
   url: string;
@@ -36,6 +36,8 @@ export interface TestProxy {
   gateway: Gateway;
   /** Base URL of reverse listener i. */
   url(i?: number): string;
+  /** `http://127.0.0.1:PORT` of forward listener i (for curl -x, ProxyAgent). */
+  forwardUrl(i?: number): string;
   /** Admin base URL (when the config has admin.listen). */
   adminUrl(): string;
   /** Log lines written so far, parsed. */
@@ -59,7 +61,7 @@ export function memoryLogger(level = 'info') {
  * Starts a Gateway from a config object (YAML-shaped). Listeners without `listen` get 127.0.0.1:0;
  * the environment is ignored; the admin API is off unless `admin.listen` is given.
  */
-export async function startProxy(data: Record<string, unknown>): Promise<TestProxy> {
+export async function startProxy(data: Record<string, unknown>, options: GatewayOptions = {}): Promise<TestProxy> {
   const withPorts = structuredClone(data) as Record<string, unknown>;
   for (const key of ['reverse', 'forward', 'tcp']) {
     const list = withPorts[key] as Record<string, unknown>[] | undefined;
@@ -70,7 +72,7 @@ export async function startProxy(data: Record<string, unknown>): Promise<TestPro
   withPorts.shutdown_timeout ??= '2s';
   const config = buildConfig(withPorts, { env: {} });
   const { log, logs } = memoryLogger('debug');
-  const gateway = new Gateway(config, log);
+  const gateway = new Gateway(config, log, undefined, options);
   await gateway.start();
   return {
     gateway, logs,
@@ -78,6 +80,7 @@ export async function startProxy(data: Record<string, unknown>): Promise<TestPro
       const a = gateway.reverseListeners[i]!.listener.address;
       return `${gateway.reverseListeners[i]!.config.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`;
     },
+    forwardUrl: (i = 0) => `http://127.0.0.1:${gateway.forwardListeners[i]!.listener.address.port}`,
     adminUrl: () => `http://127.0.0.1:${gateway.adminAddress!.port}`,
     close: () => gateway.stop(),
   };

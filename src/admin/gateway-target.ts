@@ -1,0 +1,84 @@
+/** The admin API acting on one local Gateway: validates each call's input and applies it. */
+import type { Gateway } from '../gateway.js';
+import { originOf } from '../core/origin.js';
+import type { AdminReply, AdminTarget } from './admin-target.js';
+
+export class GatewayAdminTarget implements AdminTarget {
+  readonly #gateway: Gateway;
+
+  constructor(gateway: Gateway) { this.#gateway = gateway; }
+
+  async status(): Promise<unknown> { return this.#gateway.status(); }
+
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    const registry = this.#gateway.metrics.registry;
+    return { contentType: registry.contentType, text: await registry.metrics() };
+  }
+
+  async reload(): Promise<AdminReply> {
+    if (!this.#gateway.reloadFromSource) return [501, { error: 'reload is not available' }];
+    const problems = await this.#gateway.reloadFromSource();
+    return problems.length ? [422, { reloaded: false, problems }] : [200, { reloaded: true }];
+  }
+
+  async addUpstream(name: string, body: unknown): Promise<AdminReply> {
+    const pool = this.#gateway.pools.get(name);
+    if (!pool) return [404, { error: `no pool "${name}"` }];
+    const { url: target, weight = 1 } = (body ?? {}) as { url?: unknown; weight?: unknown };
+    if (typeof target !== 'string' || !/^(https?|tcp):\/\/[^/]/.test(target)) return [400, { error: 'url: must be an http://, https:// or tcp:// URL' }];
+    if (!Number.isInteger(weight) || (weight as number) < 1) return [400, { error: 'weight: must be an integer >= 1' }];
+    try {
+      const u = pool.add(target, weight as number);
+      this.#gateway.log.info({ pool: name, upstream: u.id, weight }, 'upstream added');
+      return [201, { pool: name, url: u.id, weight }];
+    } catch (e) {
+      return [409, { error: (e as Error).message }];
+    }
+  }
+
+  /** Changes the weight in place (until the next reload). */
+  async patchUpstream(name: string, target: string | null, body: unknown): Promise<AdminReply> {
+    const pool = this.#gateway.pools.get(name);
+    if (!pool) return [404, { error: `no pool "${name}"` }];
+    if (!target) return [400, { error: 'url: query parameter is required' }];
+    let origin: string;
+    try { origin = originOf(target); } catch { return [400, { error: 'url: not a URL' }]; }
+    const { weight } = (body ?? {}) as { weight?: unknown };
+    if (!Number.isInteger(weight) || (weight as number) < 1 || (weight as number) > 1000) return [400, { error: 'weight: must be an integer 1-1000' }];
+    const u = pool.find(origin);
+    if (!u) return [404, { error: `no upstream ${origin} in pool "${name}"` }];
+    const from = u.configuredWeight;
+    u.configuredWeight = weight as number;
+    this.#gateway.log.info({ pool: name, upstream: origin, from, to: weight }, 'upstream weight changed');
+    return [200, { pool: name, url: origin, weight }];
+  }
+
+  /** {url}: every variant of that absolute URL; {prefix}: absolute, or a path on any host. */
+  async purge(body: unknown): Promise<AdminReply> {
+    const { url, prefix } = (body ?? {}) as { url?: unknown; prefix?: unknown };
+    if ((url === undefined) === (prefix === undefined)) return [400, { error: 'body: give exactly one of url or prefix' }];
+    if (url !== undefined) {
+      if (typeof url !== 'string' || !/^https?:\/\/[^/]/i.test(url)) return [400, { error: 'url: must be an absolute http:// or https:// URL' }];
+      const purged = this.#gateway.cache.purgeUrl(url);
+      this.#gateway.log.info({ url, purged }, 'cache purged');
+      return [200, { purged }];
+    }
+    if (typeof prefix !== 'string' || !/^(https?:\/\/[^/]|\/)/i.test(prefix)) return [400, { error: 'prefix: must be an absolute URL or start with /' }];
+    const purged = this.#gateway.cache.purgePrefix(prefix);
+    this.#gateway.log.info({ prefix, purged }, 'cache purged');
+    return [200, { purged }];
+  }
+
+  async drainUpstream(name: string, target: string | null): Promise<AdminReply> {
+    const pool = this.#gateway.pools.get(name);
+    if (!pool) return [404, { error: `no pool "${name}"` }];
+    if (!target) return [400, { error: 'url: query parameter is required' }];
+    let origin: string;
+    try { origin = originOf(target); } catch { return [400, { error: 'url: not a URL' }]; }
+    this.#gateway.log.info({ pool: name, upstream: origin }, 'upstream draining');
+    const removed = await pool.drain(origin);
+    if (!removed) return [404, { error: `no upstream ${origin} in pool "${name}"` }];
+    this.#gateway.log.info({ pool: name, upstream: origin }, 'upstream removed');
+    return [200, { pool: name, removed: origin }];
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The last stage of a forward listener: sends the request to its destination, or to the parent
+ * proxy. Direct: the SSRF guard resolves the host once and checks every address; the request goes
+ * through the keep-alive pool of the address it returned, with the original Host. Through a parent:
+ * absolute-form to the parent with its Proxy-Authorization (the parent resolves and guards).
+ */
+import { ProxyError } from '../core/errors.js';
+import { forwardRequest, hasRequestBody, type ForwardError } from '../core/forward-request.js';
+import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
+import { limitedBody } from '../core/limits-stage.js';
+import type { Stage } from '../core/pipeline.js';
+import type { RequestContext } from '../core/context.js';
+import { targetOf, type ForwardTarget } from './absolute-form.js';
+import type { DestinationPools } from './destination-pools.js';
+import type { ForwardPolicy } from './forward-policy.js';
+import type { SsrfDenial, SsrfVerdict } from './ssrf-guard.js';
+
+/** The error to answer for an SSRF guard refusal. */
+export function ssrfError(v: SsrfDenial): ProxyError {
+  switch (v.code) {
+    case 'destination_ip_prohibited': return new ProxyError('destination_prohibited', v.denied);
+    case 'http_request_error': return new ProxyError('bad_request', v.denied);
+    case 'dns_timeout': return new ProxyError('dns_error', v.denied, { status: 504 });
+    default: return new ProxyError('dns_error', v.denied);
+  }
+}
+
+function forwardedFor(ctx: RequestContext): string {
+  const prior = ctx.req.headers['x-forwarded-for'];
+  return prior && ctx.listener.isTrusted(ctx.clientIp) ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
+}
+
+export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): Stage {
+  const cfg = policy.cfg;
+  const connectTimeoutMs = cfg.connect_timeout;
+  // an IP-literal destination's verdict never changes for one policy: no DNS is involved
+  const literalVerdicts = new Map<string, SsrfVerdict>();
+  const checked = async (t: ForwardTarget): Promise<SsrfVerdict> => {
+    if (t.kind === 'name') return policy.ssrf.resolveAndCheck(t.host, t.port);
+    const key = `${t.host} ${t.port}`;
+    let v = literalVerdicts.get(key);
+    if (!v) {
+      v = await policy.ssrf.resolveAndCheck(t.host, t.port);
+      if (literalVerdicts.size >= 4096) literalVerdicts.clear();
+      literalVerdicts.set(key, v);
+    }
+    return v;
+  };
+  return {
+    name: 'forward',
+    async handle(ctx) {
+      const t = targetOf(ctx)!;
+      const req = ctx.req;
+      const headers = upstreamRequestHeaders(req.rawHeaders, {
+        via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedFor(ctx) : undefined,
+        set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders,
+      });
+      // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
+      if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);
+      let dispatcher;
+      let origin: string;
+      let path = ctx.path;
+      const parent = policy.parentFor(t.host);
+      if (parent) {
+        ({ pool: dispatcher, origin } = pools.get({ scheme: 'http', address: parent.host, port: parent.port, connectTimeoutMs }));
+        path = `${t.scheme}://${t.authority}${ctx.path}`;
+        if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
+        ctx.upstream = { id: `parent ${parent.origin}` };
+      } else {
+        const v = await checked(t);
+        if ('denied' in v) throw ssrfError(v);
+        ({ pool: dispatcher, origin } = pools.get({
+          scheme: t.scheme, address: v.address, port: t.port, connectTimeoutMs,
+          servername: t.scheme === 'https' && t.kind === 'name' ? t.host : undefined, ca: policy.upstreamCa,
+        }));
+        ctx.upstream = { id: origin };
+      }
+      const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size) : null;
+      try {
+        const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body });
+        ctx.upstreamMs = r.headMs;
+      } catch (e) {
+        throw (e as ForwardError).cause ?? e;
+      }
+    },
+  };
+}
