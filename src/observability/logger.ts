@@ -1,5 +1,6 @@
 /** The root pino logger: JSON lines (buffered, asynchronous) or pretty output for humans. */
 import pino, { type Logger } from 'pino';
+import { LineWriter } from './line-writer.js';
 
 export interface LogOptions {
   level: string; format: 'json' | 'pretty'; file: string; nodeId: string;
@@ -8,6 +9,10 @@ export interface LogOptions {
   /** Several processes (a cluster) write the same stdout or file. */
   shared?: boolean;
 }
+
+/** Destinations to write out synchronously when the process exits. */
+const writers = new Set<LineWriter>();
+process.once('exit', () => { for (const w of writers) w.end(); });
 
 export function createLogger(opts: LogOptions): Logger {
   const base = opts.worker === undefined ? { node: opts.nodeId } : { node: opts.nodeId, worker: opts.worker };
@@ -21,9 +26,8 @@ export function createLogger(opts: LogOptions): Logger {
   }
   // Buffered writes keep logging off the hot path; flushed on exit (see flushLogger).
   // Shared: each write is whole lines of at most PIPE_BUF bytes, which the kernel never interleaves with another process's.
-  const dest = opts.shared || opts.worker !== undefined
-    ? pino.destination({ dest: opts.file || 1, sync: false, minLength: 2048, maxWrite: 4096 })
-    : pino.destination({ dest: opts.file || 1, sync: false, minLength: 4096 });
+  const dest = new LineWriter(opts.file || 1, opts.shared || opts.worker !== undefined ? { atomicChunk: 4096 } : {});
+  writers.add(dest);
   return pino({ level: opts.level, base, redact, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
