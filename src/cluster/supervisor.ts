@@ -37,6 +37,7 @@ export class Supervisor {
   #generation = 0;
   /** Pool changes since the last reload, in order: what a new worker replays. */
   #journal: PoolChange[] = [];
+  #started = false;
   #stopping = false;
   #allExited?: () => void;
   /** Serialises everything that changes workers' state, so a worker never misses a change while it starts. */
@@ -63,6 +64,7 @@ export class Supervisor {
     const results = await Promise.allSettled(this.#slots.map((slot) => this.#fork(slot)));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
+    this.#started = true;
     this.#log.info({ workers: this.count }, 'cluster started');
   }
 
@@ -116,7 +118,7 @@ export class Supervisor {
         } else if (m.gh === 'ready') {
           void this.exclusive(() => this.#catchUp(slot, worker)).then(() => settle());
         } else if (m.gh === 'failed') {
-          this.#log.error({ worker: worker.id, problems: m.problems }, 'worker could not start');
+          this.#log.error({ worker_id: worker.id, problems: m.problems }, 'worker could not start');
           settle(new StartFailed(m.problems));
         }
       });
@@ -125,7 +127,8 @@ export class Supervisor {
         slot.ready = false;
         slot.worker = undefined;
         settle(new StartFailed([`worker ${worker.id} exited while starting (${signal ?? `code ${code}`})`]));
-        if (this.#stopping) {
+        // Before the cluster is up, a death is a failure to start (the primary exits 1), not something to replace.
+        if (this.#stopping || !this.#started) {
           if (this.#slots.every((s) => !s.worker)) this.#allExited?.();
           return;
         }
@@ -139,7 +142,7 @@ export class Supervisor {
     if (slot.worker !== worker) return;
     if (slot.generation !== this.#generation) {
       const r = await this.#calls.call(worker, { op: 'reload', config: this.#config }, 30_000);
-      if (!r.ok) this.#log.error({ worker: worker.id, error: r.error }, 'new worker could not apply the current config');
+      if (!r.ok) this.#log.error({ worker_id: worker.id, error: r.error }, 'new worker could not apply the current config');
       slot.applied = 0;
     }
     for (const change of this.#journal.slice(slot.applied)) await this.#calls.call(worker, { op: 'admin', change }, 30_000);
@@ -149,7 +152,7 @@ export class Supervisor {
   #replace(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     const lived = Date.now() - slot.startedAt;
     slot.delay = lived >= STABLE_MS ? MIN_DELAY_MS : Math.min(Math.max(slot.delay * 2, 500), MAX_DELAY_MS);
-    this.#log.error({ worker: worker.id, pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: slot.delay }, 'worker died; replacing it');
+    this.#log.error({ worker_id: worker.id, pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: slot.delay }, 'worker died; replacing it');
     slot.respawn = setTimeout(() => {
       slot.respawn = undefined;
       if (this.#stopping) return;
@@ -169,7 +172,7 @@ export class Supervisor {
     const kill = setTimeout(() => {
       for (const s of this.#slots) {
         if (!s.worker) continue;
-        this.#log.warn({ worker: s.worker.id }, 'worker did not exit in time; killing it');
+        this.#log.warn({ worker_id: s.worker.id }, 'worker did not exit in time; killing it');
         s.worker.process.kill('SIGKILL');
       }
     }, this.#config.shutdown_timeout + KILL_GRACE_MS);

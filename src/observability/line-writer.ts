@@ -75,8 +75,9 @@ export class LineWriter {
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
     let text = this.#buffer;
     if (this.#atomicChunk && Buffer.byteLength(text) > this.#atomicChunk) {
-      // the longest run of whole lines that fits; a single over-long line goes alone
-      const cut = text.lastIndexOf('\n', this.#atomicChunk - 1);
+      // the longest run of whole lines within the byte limit; a single over-long line goes alone
+      let cut = text.lastIndexOf('\n', this.#atomicChunk - 1);
+      while (cut > 0 && Buffer.byteLength(text.slice(0, cut + 1)) > this.#atomicChunk) cut = text.lastIndexOf('\n', cut - 1);
       text = cut === -1 ? text.slice(0, text.indexOf('\n') + 1 || text.length) : text.slice(0, cut + 1);
     }
     this.#buffer = this.#buffer.slice(text.length);
