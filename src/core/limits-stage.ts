@@ -45,7 +45,7 @@ export function rateLimitStage(limits: Limits): Stage | undefined {
   sweep.unref();
   return {
     name: 'rate-limit',
-    async handle(ctx, next) {
+    handle(ctx, next) {
       const now = performance.now();
       let b = buckets.get(ctx.clientIp);
       if (!b) buckets.set(ctx.clientIp, (b = { tokens: rate, at: now }));

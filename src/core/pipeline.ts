@@ -1,6 +1,8 @@
 /**
  * The request pipeline: an ordered list of stages, each doing one job. A stage works on the request
  * before `await next()` and on the response after it; a stage that answers the request does not call next.
+ * A stage with nothing to do after next() may be a plain function that `return next()`s: it saves a
+ * promise per request, and compose turns its synchronous throws into rejections.
  */
 import type { RequestContext } from './context.js';
 
@@ -21,7 +23,12 @@ export function compose(stages: readonly Stage[]): Pipeline {
       if (i <= last) return Promise.reject(new Error(`${stages[i - 1]?.name}: next() called twice`));
       last = i;
       const stage = stages[i];
-      return stage ? stage.handle(ctx, i + 1 < stages.length ? () => run(i + 1) : done) : done();
+      if (!stage) return done();
+      try {
+        return stage.handle(ctx, i + 1 < stages.length ? () => run(i + 1) : done);
+      } catch (e) {
+        return Promise.reject(e);
+      }
     };
     return run(0);
   };

@@ -1,17 +1,13 @@
 /** Prometheus metrics (prom-client). Labelled children are cached so a request costs two map lookups. */
 import client from 'prom-client';
+import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-metrics.js';
 
 export class Metrics {
   readonly registry = new client.Registry();
-  readonly requests = new client.Counter({
-    name: 'gatehouse_requests_total', help: 'Requests answered, by listener, route and status code.',
-    labelNames: ['listener', 'route', 'code'] as const, registers: [this.registry],
-  });
-  readonly duration = new client.Histogram({
-    name: 'gatehouse_request_duration_seconds', help: 'Time from request to the end of the response.',
-    labelNames: ['listener', 'route'] as const, registers: [this.registry],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  });
+  readonly requests = new FastCounter('gatehouse_requests_total', 'Requests answered, by listener, route and status code.',
+    ['listener', 'route', 'code'], this.registry);
+  readonly duration = new FastHistogram('gatehouse_request_duration_seconds', 'Time from request to the end of the response.',
+    ['listener', 'route'], this.registry, [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
   readonly upstreamHealthy = new client.Gauge({
     name: 'gatehouse_upstream_healthy', help: '1 when the upstream is available to balancers.',
     labelNames: ['pool', 'upstream'] as const, registers: [this.registry],
@@ -34,10 +30,8 @@ export class Metrics {
     name: 'gatehouse_auth_failures_total', help: 'Failed proxy authentications.',
     labelNames: ['listener'] as const, registers: [this.registry],
   });
-  readonly cacheLookups = new client.Counter({
-    name: 'gatehouse_cache_lookups_total', help: 'Cache lookups by outcome: hit, collapsed, uri-miss, vary-miss, stale, request, method, bypass.',
-    labelNames: ['result'] as const, registers: [this.registry],
-  });
+  readonly cacheLookups = new FastCounter('gatehouse_cache_lookups_total', 'Cache lookups by outcome: hit, collapsed, uri-miss, vary-miss, stale, request, method, bypass.',
+    ['result'], this.registry);
   /** Reads the cache's size when /metrics is scraped (set by the gateway). */
   #cacheStats?: () => { entries: number; bytes: number };
   readonly cacheBytes = new client.Gauge({
@@ -48,9 +42,9 @@ export class Metrics {
     name: 'gatehouse_cache_entries', help: 'Responses (variants) held by the cache.', registers: [this.registry],
     collect: () => { const s = this.#cacheStats?.(); if (s) this.cacheEntries.set(s.entries); },
   });
-  #cacheChildren = new Map<string, client.Counter.Internal>();
-  #requestChildren = new Map<string, client.Counter.Internal>();
-  #durationChildren = new Map<string, client.Histogram.Internal<'listener' | 'route'>>();
+  #cacheChildren = new Map<string, CounterChild>();
+  #requestChildren = new Map<string, CounterChild>();
+  #durationChildren = new Map<string, HistogramChild>();
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
@@ -63,7 +57,7 @@ export class Metrics {
   cacheLookup(result: string): void {
     let counter = this.#cacheChildren.get(result);
     if (!counter) this.#cacheChildren.set(result, (counter = this.cacheLookups.labels(result)));
-    counter.inc();
+    counter.value++;
   }
 
   /** Records one answered request. */
@@ -71,7 +65,7 @@ export class Metrics {
     const key = `${listener}\0${route}\0${code}`;
     let counter = this.#requestChildren.get(key);
     if (!counter) this.#requestChildren.set(key, (counter = this.requests.labels(listener, route, String(code))));
-    counter.inc();
+    counter.value++;
     const hkey = `${listener}\0${route}`;
     let histogram = this.#durationChildren.get(hkey);
     if (!histogram) this.#durationChildren.set(hkey, (histogram = this.duration.labels(listener, route)));

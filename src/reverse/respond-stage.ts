@@ -7,7 +7,7 @@ import type { CompiledRoute } from './route-table.js';
 
 export const respondStage: Stage = {
   name: 'respond',
-  async handle(ctx, next) {
+  handle(ctx, next) {
     const r = (ctx.route as CompiledRoute | undefined)?.respond;
     if (!r || ctx.pool !== undefined) return next();
     const headers = [...r.headers, 'content-length', String(r.body.length), 'x-request-id', ctx.id];
@@ -15,5 +15,6 @@ export const respondStage: Stage = {
     ctx.sink.head(r.status, headers);
     if (ctx.req.method !== 'HEAD' && r.body.length) ctx.sink.data(r.body);
     ctx.sink.end();
+    return Promise.resolve();
   },
 };

@@ -46,7 +46,7 @@ function routePluginsStage(byRoute: ReadonlyMap<CompiledRoute, Stage>): Stage | 
 
 const hstsStage = (value: string): Stage => ({
   name: 'hsts',
-  async handle(ctx, next) { ctx.addResponseHeader('strict-transport-security', value); return next(); },
+  handle(ctx, next) { ctx.addResponseHeader('strict-transport-security', value); return next(); },
 });
 
 export class ReverseProxyListener {
@@ -91,7 +91,7 @@ export class ReverseProxyListener {
       ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),
       routePluginsStage(plugins),
-      respondStage,
+      routes.routes.some((r) => r.respond) ? respondStage : undefined,
       ...(this.deps.extraStages?.afterRoute ?? []),
       this.#cacheStage(cfg),
       proxyStage({

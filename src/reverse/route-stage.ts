@@ -6,7 +6,7 @@ import { normaliseHost, type CompiledRoute, type RouteTable } from './route-tabl
 export function routeStage(table: () => RouteTable): Stage {
   return {
     name: 'route',
-    async handle(ctx, next) {
+    handle(ctx, next) {
       const route: CompiledRoute | undefined = table().match(normaliseHost(ctx.req.headers.host), ctx.path, ctx.req.headers);
       if (!route) throw new ProxyError('no_route', 'no route matches this request');
       ctx.route = route;
