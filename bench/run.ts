@@ -79,15 +79,19 @@ async function measure(pid: number, url: string, opts: Partial<autocannon.Option
 
 async function main(): Promise<void> {
   const originPort = await freePort();
+  const origin2Port = await freePort();
   startServer('origin', originPort);
+  startServer('origin', origin2Port);
   await waitForPort(originPort);
+  await waitForPort(origin2Port);
   const origin = `http://127.0.0.1:${originPort}`;
+  const origin2 = `http://127.0.0.1:${origin2Port}`;
   const samples = new Map<string, Row[]>();
   const chosen = scenarios.filter((s) => !ONLY || ONLY.includes(s.name));
   for (let round = 0; round < REPEAT; round++) {
     for (const s of chosen) {
       const port = await freePort();
-      const child = launch(s, port, origin);
+      const child = launch(s, port, origin, origin2);
       try {
         await waitForPort(port);
         for (const body of s.bodies ?? ['1k', '100k']) {
@@ -112,8 +116,8 @@ function medianRow(runs: Row[]): Row {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-function launch(s: Scenario, port: number, origin: string): ChildProcess {
-  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work));
+function launch(s: Scenario, port: number, origin: string, origin2: string): ChildProcess {
+  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work, origin2));
   return startServer(s.kind, port, origin);
 }
 

@@ -5,8 +5,11 @@ import { writeFileSync } from 'node:fs';
 export interface Scenario {
   name: string;
   kind: 'undici' | 'hpm' | 'gatehouse';
-  /** Gatehouse config (YAML) for a listener on `port` in front of `origin`; `dir` is a scratch directory. */
-  config?: (port: number, origin: string, dir: string) => string;
+  /**
+   * Gatehouse config (YAML) for a listener on `port` in front of `origin`; `dir` is a scratch directory;
+   * `origin2` is a second origin serving the same bodies, for rows that balance over two upstreams.
+   */
+  config?: (port: number, origin: string, dir: string, origin2: string) => string;
   path?: string;
   bodies?: string[];
   autocannon?: (port: number) => Partial<autocannon.Options>;
@@ -79,3 +82,13 @@ scenarios.push({
   name: 'gatehouse-forward', kind: 'gatehouse', bodies: ['1k'], config: (port, origin, dir) => forwardConfig(port, origin, dir),
   autocannon: () => ({ requests: [{ method: 'GET', path: `${forwardOrigin}/1k`, headers: { host: new URL(forwardOrigin).host } }] }),
 });
+
+/** Balancing over two upstreams: round-robin against least_time with sticky cookies (the issue: within 5%). */
+const twoUpstreams = (balance: string, sticky: boolean) => (port: number, origin: string, dir: string, origin2: string) =>
+  reverseConfig(port, origin, dir, {
+    pool: `    balance: ${balance}\n${sticky ? '    sticky: { cookie: GH_SERVER_ID }\n' : ''}`,
+  }).replace(`upstreams: [{ url: "${origin}" }]`, `upstreams: [{ url: "${origin}" }, { url: "${origin2}" }]`);
+scenarios.push(
+  { name: 'gatehouse-2up-round-robin', kind: 'gatehouse', bodies: ['1k'], config: twoUpstreams('round_robin', false) },
+  { name: 'gatehouse-2up-least-time+sticky', kind: 'gatehouse', bodies: ['1k'], config: twoUpstreams('least_time', true) },
+);
