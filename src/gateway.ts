@@ -44,6 +44,27 @@ export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean 
   };
 }
 
+/**
+ * Reconciles running listeners with a new list of listener configs by address: a listener whose address
+ * stays takes the new config in place (its connections stay open); new addresses start; gone ones drain.
+ */
+async function reloadByAddress<L extends { config: { listen: string } }, C extends { listen: string }>(
+  running: readonly L[], configs: readonly C[],
+  ops: { reload(l: L, cfg: C): void | Promise<void>; create(cfg: C, index: number): L; start(l: L): Promise<void>; stop(l: L): Promise<void> },
+): Promise<L[]> {
+  const byAddress = new Map(running.map((l) => [l.config.listen, l]));
+  const next: L[] = [];
+  for (const [i, cfg] of configs.entries()) {
+    const kept = byAddress.get(cfg.listen);
+    if (kept) { await ops.reload(kept, cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
+    const fresh = ops.create(cfg, i);
+    await ops.start(fresh);
+    next.push(fresh);
+  }
+  await Promise.all([...byAddress.values()].map((l) => ops.stop(l)));
+  return next;
+}
+
 function cacheOptions(config: GatehouseConfig): HttpCacheOptions {
   return { maxSize: config.cache.max_size, maxObjectSize: config.cache.max_object_size, staleGraceMs: config.cache.stale_grace };
 }
@@ -154,19 +175,17 @@ export class Gateway {
     this.#config = config;
     this.cache.configure(cacheOptions(config));
     this.#isTrusted = trustChecker(config.trusted_proxies);
-    const byAddress = new Map(this.#reverse.map((r) => [r.config.listen, r]));
-    const next: ReverseProxyListener[] = [];
-    for (const [i, cfg] of config.reverse.entries()) {
-      const kept = byAddress.get(cfg.listen);
-      if (kept) { kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
-      const fresh = this.#newReverse(cfg, i);
-      await fresh.listener.start();
-      next.push(fresh);
-    }
-    this.#reverse = next;
-    await Promise.all([...byAddress.values()].map((r) => r.listener.stop(config.shutdown_timeout)));
-    await this.#reloadTcp(config);
-    await this.#reloadForward(config);
+    const drainMs = config.shutdown_timeout;
+    this.#reverse = await reloadByAddress(this.#reverse, config.reverse, {
+      reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newReverse(cfg, i),
+      start: (l) => l.listener.start(), stop: (l) => l.listener.stop(drainMs),
+    });
+    this.#tcp = await reloadByAddress(this.#tcp, config.tcp, {
+      reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newTcp(cfg, i), start: (l) => l.start(), stop: (l) => l.stop(drainMs),
+    });
+    this.#forward = await reloadByAddress(this.#forward, config.forward, {
+      reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newForward(cfg, i), start: (l) => l.start(), stop: (l) => l.stop(drainMs),
+    });
     this.#health.reconcile(this.#pools);
     // Upstreams no longer in any pool: let their in-flight requests finish, then close.
     const live = new Set([...this.#pools.values()].flatMap((p) => p.upstreams));
@@ -175,34 +194,6 @@ export class Gateway {
     }
     this.plugins.commit(config);
     this.log.info({ listeners: this.describeListeners() }, 'config reloaded');
-  }
-
-  async #reloadTcp(config: GatehouseConfig): Promise<void> {
-    const byAddress = new Map(this.#tcp.map((t) => [t.config.listen, t]));
-    const next: TcpProxyListener[] = [];
-    for (const [i, cfg] of config.tcp.entries()) {
-      const kept = byAddress.get(cfg.listen);
-      if (kept) { kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
-      const fresh = this.#newTcp(cfg, i);
-      await fresh.start();
-      next.push(fresh);
-    }
-    this.#tcp = next;
-    await Promise.all([...byAddress.values()].map((t) => t.stop(config.shutdown_timeout)));
-  }
-
-  async #reloadForward(config: GatehouseConfig): Promise<void> {
-    const byAddress = new Map(this.#forward.map((f) => [f.config.listen, f]));
-    const next: ForwardProxyListener[] = [];
-    for (const [i, cfg] of config.forward.entries()) {
-      const kept = byAddress.get(cfg.listen);
-      if (kept) { await kept.reload(cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
-      const fresh = this.#newForward(cfg, i);
-      await fresh.start();
-      next.push(fresh);
-    }
-    this.#forward = next;
-    await Promise.all([...byAddress.values()].map((f) => f.stop(config.shutdown_timeout)));
   }
 
   /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */
