@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import bcrypt from 'bcryptjs';
 import { basic, curl, hasCurl, scratch, stubLookup, viaProxy } from '../helpers/forward.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { buildConfig } from '../../src/config/load.js';
 
 const aprMd5 = createRequire(import.meta.url)('apache-md5') as (password: string) => string;
 const lookup = stubLookup({ 'ok.test': '127.0.0.1', 'a.blocked.test': '127.0.0.1', 'blocked.test': '127.0.0.1', 'ads.example': '127.0.0.1', 'x.ads.example': '127.0.0.1' });
@@ -168,5 +169,26 @@ describe('forward proxy: block lists and URL patterns', () => {
       expect(hit.body).to.include(`${file}:200002`);
       expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/`)).status).to.equal(200);
     } finally { await p.close(); }
+  });
+});
+
+describe('forward proxy: reload', () => {
+  it('applies a new block list to a running listener without dropping its address', async () => {
+    const origin = await startOrigin('still here');
+    const lookup = stubLookup({ 'news.test': '127.0.0.1' });
+    const base = { forward: [{ allow_destinations: ['127.0.0.1'], cache: false }] };
+    const p = await startProxy(base, { forwardLookup: lookup });
+    try {
+      const port = Number(new URL(p.forwardUrl()).port);
+      const url = `http://news.test:${origin.port}/`;
+      expect((await viaProxy(port, url)).status).to.equal(200);
+      await p.gateway.reload(buildConfig({ ...base, forward: [{ ...base.forward[0], listen: "127.0.0.1:0", block_domains: ['news.test'] }], admin: { listen: '' } }, { env: {} }));
+      const blocked = await viaProxy(port, url);
+      expect(blocked.status).to.equal(403);
+      expect(blocked.body).to.include('news.test');
+    } finally {
+      await p.close();
+      await origin.close();
+    }
   });
 });
