@@ -328,6 +328,34 @@ describe('reverse proxy core', () => {
     });
   });
 
+  it('keeps connections to the upstream alive and reuses them', async () => {
+    const o = await origin('ka');
+    let connections = 0;
+    o.server.on('connection', () => { connections++; });
+    const p = await proxy(simpleReverse([o.url]));
+    for (let i = 0; i < 20; i++) await (await fetch(p.url())).text();
+    expect(o.seen).to.have.length(20);
+    expect(connections).to.equal(1);
+  });
+
+  it('closes client connections over max_connections', async () => {
+    const o = await origin('x');
+    const p = await proxy({ ...simpleReverse([o.url]), limits: { max_connections: 2 } });
+    const port = portOf(p.url());
+    const held = await Promise.all([0, 1].map(async () => {
+      const s = connect(port, '127.0.0.1');
+      await once(s, 'connect');
+      return s;
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 1500);
+    expect(third).to.equal('', 'the third connection is closed without an answer');
+    held.forEach((s) => s.destroy());
+    await new Promise((r) => setTimeout(r, 100));
+    const fourth = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', 1500);
+    expect(fourth).to.match(/^HTTP\/1\.1 200 /);
+  });
+
   describe('WebSocket', () => {
     it('echoes through the proxy after a real 101', async () => {
       const o = await origin((_req, res) => res.end('plain'));
