@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: Gatehouse against baselines measured in the same run, on loopback.
- * Each proxy runs as its own process; its CPU time (from /proc) over a bounded autocannon run gives
- * CPU µs per request. Only same-run ratios mean something on a shared machine.
+ * Each proxy runs as its own process. Per row: a saturating autocannon run gives req/s and latency;
+ * a second run at a fixed offered rate, the same for every proxy (BENCH_RATE_1K / BENCH_RATE_100K),
+ * gives CPU µs per request from the proxy's CPU time in /proc — at equal load, so a slower proxy is
+ * not also charged for the extra wake-ups that saturation brings. Only same-run ratios mean something.
  * Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma list of scenario names),
  * BENCH_REPEAT (default 1: rounds over all scenarios, interleaved; each cell is the median of its rounds).
  */
@@ -18,6 +20,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
+/** Offered load (req/s) of the CPU-measuring run, by body; below every proxy's saturation point here. */
+const RATE: Record<string, number> = { '1k': Number(process.env.BENCH_RATE_1K ?? 3000), '100k': Number(process.env.BENCH_RATE_100K ?? 1500) };
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
 const children: ChildProcess[] = [];
 
@@ -63,17 +67,21 @@ function startGatehouse(config: string): ChildProcess {
   return child;
 }
 
-interface Row { scenario: string; body: string; rps: number; p50: number; p99: number; cpuUs: number; errors: number }
+interface Row { scenario: string; body: string; rps: number; p50: number; p99: number; cpuUs: number; satCpuUs: number; errors: number }
 
-async function measure(pid: number, url: string, opts: Partial<autocannon.Options> = {}): Promise<Omit<Row, 'scenario' | 'body'>> {
+async function measure(pid: number, url: string, rate: number, opts: Partial<autocannon.Options> = {}): Promise<Omit<Row, 'scenario' | 'body'>> {
   await autocannon({ url, connections: CONNECTIONS, duration: 1, ...opts }); // warm-up: JIT, keep-alive pools
-  const before = cpuSeconds(pid);
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
+  let before = cpuSeconds(pid);
+  const sat = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
+  const satCpu = cpuSeconds(pid) - before;
+  before = cpuSeconds(pid);
+  const fixed = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, overallRate: rate, ...opts });
   const cpu = cpuSeconds(pid) - before;
-  const total = r.requests.total;
+  const perRequest = (seconds: number, n: number) => (n ? Math.round((seconds * 1e6) / n) : NaN);
   return {
-    rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99,
-    cpuUs: total ? Math.round((cpu * 1e6) / total) : NaN, errors: r.errors + r.non2xx + r.timeouts,
+    rps: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99,
+    cpuUs: perRequest(cpu, fixed.requests.total), satCpuUs: perRequest(satCpu, sat.requests.total),
+    errors: sat.errors + sat.non2xx + sat.timeouts + fixed.errors + fixed.non2xx + fixed.timeouts,
   };
 }
 
@@ -95,10 +103,10 @@ async function main(): Promise<void> {
       try {
         await waitForPort(port);
         for (const body of s.bodies ?? ['1k', '100k']) {
-          const m = await measure(child.pid!, `http://127.0.0.1:${port}${s.path ?? ''}/${body}`, s.autocannon?.(port));
+          const m = await measure(child.pid!, `http://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.autocannon?.(port));
           const key = `${s.name}\0${body}`;
           samples.set(key, [...(samples.get(key) ?? []), { scenario: s.name, body, ...m }]);
-          process.stderr.write(`${s.name} ${body}: ${m.rps} req/s, ${m.cpuUs} µs CPU/req\n`);
+          process.stderr.write(`${s.name} ${body}: ${m.rps} req/s, ${m.cpuUs} µs CPU/req at ${RATE[body] ?? 1000} req/s, ${m.satCpuUs} at saturation\n`);
         }
       } finally {
         child.kill('SIGTERM');
@@ -122,13 +130,15 @@ function launch(s: Scenario, port: number, origin: string, origin2: string): Chi
 }
 
 function print(rows: Row[]): void {
-  const base = new Map(rows.filter((r) => r.scenario === 'undici-pipe').map((r) => [r.body, r.cpuUs]));
-  const head = ['scenario', 'body', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'vs undici pipe', 'errors'];
-  const lines = rows.map((r) => [r.scenario, r.body, String(r.rps), String(r.p50), String(r.p99), String(r.cpuUs),
-    base.get(r.body) ? `${(r.cpuUs / base.get(r.body)!).toFixed(2)}×` : '-', String(r.errors)]);
+  const base = new Map(rows.filter((r) => r.scenario === 'undici-pipe').map((r) => [r.body, r]));
+  const ratio = (v: number, b: number | undefined) => (b ? `${(v / b).toFixed(2)}×` : '-');
+  const head = ['scenario', 'body', 'req/s (max)', 'p50 ms', 'p99 ms', 'CPU µs/req', 'vs undici pipe', 'CPU µs/req (saturated)', 'vs undici pipe', 'errors'];
+  const lines = rows.map((r) => [r.scenario, r.body, String(r.rps), String(r.p50), String(r.p99),
+    String(r.cpuUs), ratio(r.cpuUs, base.get(r.body)?.cpuUs), String(r.satCpuUs), ratio(r.satCpuUs, base.get(r.body)?.satCpuUs), String(r.errors)]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, keep-alive, loopback; median of ${REPEAT} interleaved run(s)\n`);
+  console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, keep-alive, loopback; median of ${REPEAT} interleaved run(s).`);
+  console.log(`CPU µs/req at a fixed offered load (1k: ${RATE['1k']} req/s, 100k: ${RATE['100k']} req/s) and at saturation.\n`);
   console.log(fmt(head));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const l of lines) console.log(fmt(l));
