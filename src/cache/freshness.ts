@@ -60,12 +60,15 @@ export function freshnessLifetime(status: number, headers: HeaderMap, cc: CacheC
   return { lifetime: Math.max(0, Math.min(since * opts.heuristicFraction, opts.heuristicMaxSeconds)), heuristic: true };
 }
 
-/** age_value (RFC 9111 §5.1): first line; an invalid value (list, sign, decimal...) counts as 2^31 so the response is stale. */
+/**
+ * age_value (RFC 9111 §5.1): the first member of the first line (a list-valued Age SHOULD use the first
+ * member); a value that is then not a non-negative integer (sign, decimal, text) SHOULD be ignored, i.e. 0.
+ */
 export function ageValue(headers: HeaderMap): number {
   const v = firstValue(headers['age']);
   if (v === undefined) return 0;
-  const t = v.trim();
-  return /^\d+$/.test(t) ? Math.min(Number(t), MAX_DELTA) : MAX_DELTA;
+  const t = v.split(',')[0]!.trim();
+  return /^\d+$/.test(t) ? Math.min(Number(t), MAX_DELTA) : 0;
 }
 
 /** corrected_initial_age (RFC 9111 §4.2.3), seconds. */
