@@ -1,36 +1,13 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
+import { freePort, listening, runCli } from '../helpers/cli.js';
 
-const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const output = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return { child, output };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function listening(port: number): Promise<boolean> {
-  const socket = connect(port, '127.0.0.1');
-  try { await once(socket, 'connect'); return true; } catch { return false; } finally { socket.destroy(); }
-}
+const run = runCli;
 
 describe('gatehouse command line', function () {
   this.timeout(30000);

@@ -1,39 +1,14 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
+import { freePort, listening, runCli, type CliRun } from '../helpers/cli.js';
 
-const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
-
-interface Run { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> }
-
-function run(file: string): Run {
-  const child = spawn(process.execPath, [...CLI, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
-  const output = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return { child, output };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function listening(port: number): Promise<boolean> {
-  const socket = connect(port, '127.0.0.1');
-  try { await once(socket, 'connect'); return true; } catch { return false; } finally { socket.destroy(); }
-}
+const run = (file: string): CliRun => runCli(['--config', file]);
 
 /** One request on its own connection: the cluster balances connections, not requests. */
 function fresh(port: number, path = '/'): Promise<{ status: number; body: string }> {
@@ -73,7 +48,7 @@ describe('cluster mode (workers: 2)', function () {
   let b: Origin;
   let port: number;
   let admin: string;
-  let proxy: Run;
+  let proxy: CliRun;
   const status = async () => (await (await fetch(`${admin}/status`)).json()) as ClusterStatus;
   const config = (extra = '') => [
     'node_id: gh-cluster', 'workers: 2', 'shutdown_timeout: 5s', `admin: { listen: "127.0.0.1:${new URL(admin).port}" }`,

@@ -1,0 +1,34 @@
+/** Runs the real `gatehouse` command line (through tsx, so no build is needed) and probes ports. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+
+const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
+
+export interface CliRun { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> }
+
+/** Starts `gatehouse ARGS…` with extra environment; `output` resolves when it exits. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => { stdout += d; });
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const output = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  return { child, output };
+}
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+export async function listening(port: number): Promise<boolean> {
+  const socket = connect(port, '127.0.0.1');
+  try { await once(socket, 'connect'); return true; } catch { return false; } finally { socket.destroy(); }
+}
