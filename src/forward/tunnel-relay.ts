@@ -17,11 +17,10 @@ export interface RelayResult {
 
 export function relay(client: Duplex & { setTimeout?: Socket['setTimeout'] }, upstream: Socket, idleMs: number): Promise<RelayResult> {
   return new Promise((resolve) => {
-    let up = 0;
-    let down = 0;
     let reason: string | undefined;
-    client.on('data', (c: Buffer) => { up += c.length; });
-    upstream.on('data', (c: Buffer) => { down += c.length; });
+    // the destination socket counts what crossed: no per-chunk listener on the hot path
+    const up0 = upstream.bytesWritten;
+    const down0 = upstream.bytesRead;
     const kill = (why: string) => () => {
       reason ??= why;
       client.destroy();
@@ -35,7 +34,7 @@ export function relay(client: Duplex & { setTimeout?: Socket['setTimeout'] }, up
       upstream.setTimeout(idleMs, kill('idle_timeout'));
     }
     let open = 2;
-    const closed = () => { if (--open === 0) resolve({ up, down, reason }); };
+    const closed = () => { if (--open === 0) resolve({ up: upstream.bytesWritten - up0, down: upstream.bytesRead - down0, reason }); };
     client.once('close', closed);
     upstream.once('close', closed);
     client.pipe(upstream);
