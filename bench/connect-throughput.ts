@@ -1,7 +1,8 @@
 /**
  * CONNECT tunnel throughput: 100 MB from a loopback TCP source to a client, directly and through a
  * Gatehouse forward listener (its own process, from dist/: run `npm run build` first).
- * Usage: node --import tsx bench/connect-throughput.ts   Env: CONNECT_MB (default 100), CONNECT_RUNS (default 3).
+ * Usage: npm run bench:connect   Env: CONNECT_MB (default 100), CONNECT_RUNS (default 3), GH_NODE_ARGS (extra node flags
+ * for the proxy process, e.g. "--cpu-prof").
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -87,7 +88,7 @@ forward:
     connect_ports: [${sourcePort}]
     allow_destinations: ["127.0.0.1:${sourcePort}"]
 `);
-const gh = spawn(process.execPath, ['--no-node-snapshot', 'bin/gatehouse.js', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+const gh = spawn(process.execPath, [...(process.env.GH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--no-node-snapshot', 'bin/gatehouse.js', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 try {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
