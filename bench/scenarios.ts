@@ -42,6 +42,7 @@ export const scenarios: Scenario[] = [
   { name: 'http-proxy-middleware', kind: 'hpm' },
   { name: 'gatehouse', kind: 'gatehouse', config: (port, origin, dir) => reverseConfig(port, origin, dir) },
 ];
+/** The same with the access log off (log.level: silent), to show what logging costs. */
 scenarios.push({ name: 'gatehouse-silent', kind: 'gatehouse', bodies: ['1k'], config: (port, origin, dir) => reverseConfig(port, origin, dir).replace('level: info', 'level: silent') });
 
 /** A plugin file in the scratch dir, listed on the app route; `plugins.dir` points there. */
