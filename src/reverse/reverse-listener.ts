@@ -15,6 +15,7 @@ import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
 import { respondStage } from './respond-stage.js';
 import { RouteTable, type CompiledRoute } from './route-table.js';
 import { routeStage } from './route-stage.js';
+import { requestTargetStage } from './request-target-stage.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export interface ReverseDeps {
@@ -88,6 +89,7 @@ export class ReverseProxyListener {
       errorResponderStage,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       rateLimitStage(cfg.limits),
+      requestTargetStage,
       ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),
       routePluginsStage(plugins),

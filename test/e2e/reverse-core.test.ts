@@ -78,6 +78,22 @@ describe('reverse proxy core', () => {
       expect(o.seen).to.have.length(0);
     });
 
+    it('routes an absolute-form target by its authority and forwards its path; other targets are 400', async () => {
+      const [api, other] = await Promise.all([origin('api'), origin('other')]);
+      const p = await proxy({
+        reverse: [{ routes: [{ match: { host: 'api.test' }, pool: 'api' }, { match: {}, pool: 'other' }] }],
+        pools: { api: { upstreams: [{ url: api.url }] }, other: { upstreams: [{ url: other.url }] } },
+      });
+      const text = await raw(portOf(p.url()), 'GET http://api.test/v1/x?y=1 HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n');
+      expect(text).to.match(/^HTTP\/1\.1 200 /);
+      expect(text.endsWith('api')).to.equal(true);
+      expect(api.seen[0]!.url).to.equal('/v1/x?y=1');
+      expect(api.seen[0]!.headers.host).to.equal('api.test');
+      const bad = await raw(portOf(p.url()), 'GET nonsense HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      expect(bad).to.match(/^HTTP\/1\.1 400 /);
+      expect(other.seen).to.have.length(0);
+    });
+
     it('strips the path prefix when asked', async () => {
       const o = await origin('x');
       const p = await proxy(simpleReverse([o.url], {}, { match: { path_prefix: '/svc' }, strip_prefix: true }));
