@@ -4,6 +4,7 @@
  * through the keep-alive pool of the address it returned, with the original Host. Through a parent:
  * absolute-form to the parent with its Proxy-Authorization (the parent resolves and guards).
  */
+import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
 import { forwardRequest, hasRequestBody, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
@@ -24,6 +25,9 @@ export function ssrfError(v: SsrfDenial): ProxyError {
     default: return new ProxyError('dns_error', v.denied);
   }
 }
+
+/** Failures before any connection existed: the destination never saw the request. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function forwardedFor(ctx: RequestContext): string {
   const prior = ctx.req.headers['x-forwarded-for'];
@@ -57,30 +61,39 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);
-      let dispatcher;
-      let origin: string;
-      let path = ctx.path;
-      const parent = policy.parentFor(t.host);
-      if (parent) {
-        ({ pool: dispatcher, origin } = pools.get({ scheme: 'http', address: parent.host, port: parent.port, connectTimeoutMs }));
-        path = `${t.scheme}://${t.authority}${ctx.path}`;
-        if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
-        ctx.upstream = { id: `parent ${parent.origin}` };
-      } else {
-        const v = await checked(t);
-        if ('denied' in v) throw ssrfError(v);
-        ({ pool: dispatcher, origin } = pools.get({
-          scheme: t.scheme, address: v.address, port: t.port, connectTimeoutMs,
-          servername: t.scheme === 'https' && t.kind === 'name' ? t.host : undefined, ca: policy.upstreamCa,
-        }));
-        ctx.upstream = { id: origin };
-      }
       const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size) : null;
-      try {
+      const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
         const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body });
         ctx.upstreamMs = r.headMs;
-      } catch (e) {
-        throw (e as ForwardError).cause ?? e;
+      };
+      const parent = policy.parentFor(t.host);
+      if (parent) {
+        const { pool, origin } = pools.get({ scheme: 'http', address: parent.host, port: parent.port, connectTimeoutMs });
+        if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
+        ctx.upstream = { id: `parent ${parent.origin}` };
+        try { await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`); } catch (e) { throw (e as ForwardError).cause ?? e; }
+        return;
+      }
+      const v = await checked(t);
+      if ('denied' in v) throw ssrfError(v);
+      // Every address was checked: when one refuses a connection, the next one may serve (as browsers and Squid do).
+      for (let i = 0; ; i++) {
+        const { pool, origin } = pools.get({
+          scheme: t.scheme, address: v.addresses[i]?.address ?? v.address, port: t.port, connectTimeoutMs,
+          servername: t.scheme === 'https' && t.kind === 'name' ? t.host : undefined, ca: policy.upstreamCa,
+        });
+        ctx.upstream = { id: origin };
+        try {
+          await send(pool, origin, ctx.path);
+          return;
+        } catch (e) {
+          const fe = e as ForwardError;
+          const cause = fe.cause ?? e;
+          const code = (cause as { code?: string }).code ?? '';
+          const untouched = body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
+          if (fe.responded || !untouched || !NOT_CONNECTED.has(code) || i + 1 >= v.addresses.length) throw cause;
+          ctx.logFields.address_fallback = i + 1;
+        }
       }
     },
   };

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { ProxyAgent, request } from 'undici';
-import { curl, hasCurl } from '../helpers/forward.js';
+import { curl, hasCurl, stubLookup, viaProxy } from '../helpers/forward.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 
 /** One raw request to the proxy with exactly the given target and headers (no client rewriting). */
@@ -181,5 +181,21 @@ describe('forward proxy: PAC and cache', () => {
       expect(String(b.headers['cache-status'])).to.match(/^gatehouse; hit/);
       expect(origin.seen).to.have.length(1);
     } finally { await p.close(); await origin.close(); }
+  });
+});
+
+describe('forward proxy: several addresses', () => {
+  it('tries the next checked address when one refuses the connection', async () => {
+    const origin = await startOrigin('second address');
+    // 127.0.0.2 is loopback too, but nothing listens on it at this port
+    const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.0/8'], cache: false }] }, { forwardLookup: stubLookup({ 'multi.test': ['127.0.0.2', '127.0.0.1'] }) });
+    try {
+      const r = await viaProxy(Number(new URL(p.forwardUrl()).port), `http://multi.test:${origin.port}/`);
+      expect([r.status, r.body]).to.deep.equal([200, 'second address']);
+      expect(p.logs.find((l) => l.msg === 'access')).to.include({ address_fallback: 1 });
+    } finally {
+      await p.close();
+      await origin.close();
+    }
   });
 });
