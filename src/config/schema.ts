@@ -197,6 +197,7 @@ export const tcpShape = object({
   listen: f('Address to listen on.', listen, undefined, true),
   pool: f('Pool whose upstreams receive the connections.', str({ nonEmpty: true }), undefined, true),
   idle_timeout: f('Idle time after which a connection is closed.', duration, '1h'),
+  max_connections: f('Client connections accepted at once; more are closed.', int(1), 10000),
 });
 
 const statusSpec = either('a status code or a range "200-399"', int(100, 599), str({ nonEmpty: true }));

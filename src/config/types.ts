@@ -60,7 +60,7 @@ export interface ReverseListener {
   limits: Limits;
 }
 
-export interface TcpListener { listen: string; pool: string; idle_timeout: number }
+export interface TcpListener { listen: string; pool: string; idle_timeout: number; max_connections: number }
 
 export interface HealthConfig {
   path: string; interval: number; timeout: number; fall: number; rise: number;

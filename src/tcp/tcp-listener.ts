@@ -32,6 +32,7 @@ export class TcpProxyListener {
     this.#log = deps.log.child({ listener: this.name });
     // half-open: a client that finished sending (FIN) still gets the rest of the upstream's answer
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => void this.#onConnection(s));
+    this.server.maxConnections = config.max_connections;
   }
 
   get config(): TcpListenerConfig { return this.#config; }
@@ -51,7 +52,10 @@ export class TcpProxyListener {
   }
 
   /** Same address, new settings: new connections use the new pool and idle timeout; open ones continue. */
-  reload(config: TcpListenerConfig): void { this.#config = config; }
+  reload(config: TcpListenerConfig): void {
+    this.#config = config;
+    this.server.maxConnections = config.max_connections;
+  }
 
   /** Stops accepting; open connections get up to `ms` to finish, then are cut. */
   async stop(ms = 0): Promise<void> {

@@ -138,4 +138,15 @@ describe('e2e: TCP (layer 4) balancing', function () {
     await waitFor(() => access().length === 1, 1000);
     expect(access()[0]).to.include({ error: 'no_healthy_upstream', tried: 1 });
   });
+
+  it('closes connections over max_connections', async () => {
+    echoes = [await echoServer('a')];
+    proxy = await startProxy({ tcp: [{ pool: 'db', max_connections: 1 }], pools: { db: { upstreams: [{ url: `tcp://127.0.0.1:${echoes[0]!.port}` }] } } });
+    const first = net.connect(tcpPort(), '127.0.0.1');
+    await once(first, 'data'); // connected through to the echo server: 'a:'
+    expect(await roundTrip(tcpPort(), 'second')).to.equal('', 'the second connection is closed at once');
+    first.destroy();
+    await waitFor(() => proxy!.gateway.tcpListeners[0]!.connections === 0, 1000);
+    expect(await roundTrip(tcpPort(), 'third')).to.equal('a:third');
+  });
 });
