@@ -67,6 +67,10 @@ export class PoolHealth {
       upstream.ejections++;
       this.#metrics.healthTransitions.labels(pool.name, upstream.id, 'ejected').inc();
       this.#log.warn({ pool: pool.name, upstream: upstream.id, reason: kind, eject_ms: v.durationMs, ejections: v.ejections }, 'upstream ejected');
+      // ejection ends by time alone; say so when it does (unless a later ejection extended it)
+      setTimeout(() => {
+        if (upstream.ejectedUntil === v.until) this.#log.info({ pool: pool.name, upstream: upstream.id, ejections: upstream.ejections }, 'upstream ejection ended');
+      }, v.durationMs).unref();
     } else if (v.action === 'capped') {
       this.#log.debug({ pool: pool.name, upstream: upstream.id, reason: kind }, 'upstream over the failure limit, but the pool is at its ejection cap');
     }

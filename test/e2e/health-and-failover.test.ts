@@ -128,6 +128,19 @@ describe('e2e: health and failover', function () {
     expect(status.pools.app.upstreams.find((u) => u.url === dead.url)).to.include({ state: 'down', ejected: true, ejections: 1, health: 'healthy' });
   });
 
+  it('passive: logs when an ejection ends', async () => {
+    const live = await startOrigin('live');
+    const dead = await startOrigin('dead');
+    await dead.close();
+    cleanup.push(() => live.close());
+    const proxy = await startProxy(simpleReverse([live.url, dead.url], { passive: { max_failures: 1, window: '10s', eject: '300ms' } }));
+    cleanup.unshift(() => proxy.close());
+    await runLoad(4, 1, () => shoot(agent, `${proxy.url()}/`));
+    expect(msgs(proxy, 'upstream ejected')).to.have.length(1);
+    await waitFor(() => msgs(proxy, 'upstream ejection ended').length === 1, 2000);
+    expect(msgs(proxy, 'upstream ejection ended')[0]).to.include({ pool: 'app', upstream: dead.url, ejections: 1 });
+  });
+
   it('passive on_5xx: an upstream answering 500s is ejected; a one-upstream pool never is', async () => {
     const bad = await startOrigin((_q, s) => { s.statusCode = 500; s.end('bad'); });
     const good = await startOrigin('good');
