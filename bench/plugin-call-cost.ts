@@ -4,9 +4,15 @@
  * Each call is preceded by ~1 MB of unrelated memory traffic, as in a server where the rest of the
  * request pushes the isolate out of the CPU caches; a churn-only loop is measured in the same rounds
  * and subtracted. Rounds are interleaved and each figure is a median (the machine is shared).
+ * CHURN=0 leaves the churn out (a hot, tight loop); ONLY=a,b runs the variants whose names contain a or b.
  *   npx node --no-node-snapshot --import tsx bench/plugin-call-cost.ts [calls per round] [rounds]
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ivm from 'isolated-vm';
+import { Plugin } from '../src/plugins/plugin.js';
+import type { RequestView } from '../src/plugins/plugin-types.js';
 
 const N = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 7);
@@ -25,7 +31,9 @@ const view = {
 const churnBuf = new Uint8Array(8 << 20);
 let churnAt = 0;
 let sink = 0;
+const CHURN = process.env.CHURN !== '0';
 function churn(): void {
+  if (!CHURN) return;
   const end = churnAt + (1 << 20);
   for (let i = churnAt; i < end; i += 64) churnBuf[i & (churnBuf.length - 1)]! += 1;
   churnAt = end & (churnBuf.length - 1);
@@ -40,6 +48,19 @@ const routeObj = fn('(function (req) { return { pool: "app" }; })');
 const passJson = fn('(function (s) { const req = JSON.parse(s); if (req.path === "/admin") return { deny: { status: 403, reason: "x" } }; })');
 const routeJsonOut = fn('(function (req) { const r = { pool: "app" }; return r === undefined ? undefined : JSON.stringify(r); })');
 context.global.setSync('__req', new ivm.ExternalCopy(view).copyInto());
+const primArgs = fn(`(function (id, mode, method, url, host, path, query, headers, ip, port, user, sni, tlsv, route) {
+  const req = { id, mode, method, url, host, path, query, headers: JSON.parse(headers), client: { ip, port, user },
+    tls: tlsv === null ? null : { sni, version: tlsv }, route };
+  if (req.path === "/admin") return { deny: { status: 403, reason: "x" } };
+})`);
+const primArgsFlat = fn(`(function (id, mode, method, url, host, path, query, headers, ip, port, user, sni, tlsv, route) {
+  const h = {}, parts = headers.split('\\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) h[parts[i]] = parts[i + 1];
+  const req = { id, mode, method, url, host, path, query, headers: h, client: { ip, port, user },
+    tls: tlsv === null ? null : { sni, version: tlsv }, route };
+  if (req.path === "/admin") return { deny: { status: 403, reason: "x" } };
+})`);
+const flatHeaders = (h: Record<string, string>) => { let s = ''; for (const k in h) s += k + '\n' + h[k] + '\n'; return s; };
 const script = isolate.compileScriptSync('(function (req) { if (req.path === "/admin") return 1; })(__req)');
 
 // The per-call guard the watchdog variant uses: a shared word, odd while a call runs.
@@ -57,6 +78,11 @@ const wloop = (watchdog.createContextSync().evalSync(`(function (sab, tickMs) {
 })`, { reference: true }) as ivm.Reference);
 const wdone = wloop.apply(undefined, [new ivm.ExternalCopy(sab).copyInto(), 2]);
 
+// The whole Gatehouse call path (watchdog, shim, stats, validation) for the same pass-through hook.
+const dir = mkdtempSync(join(tmpdir(), 'gh-call-cost-'));
+writeFileSync(join(dir, 'pass.js'), 'export function onRequest(req) { if (req.path === "/admin") return { deny: { status: 403, reason: "x" } }; }\n');
+const plugin = Plugin.load({ name: 'pass', file: join(dir, 'pass.js') });
+
 const T = { timeout: 20, arguments: { copy: true }, result: { copy: true } } as const;
 const NT = { arguments: { copy: true }, result: { copy: true } } as const;
 const variants: Record<string, () => void> = {
@@ -72,9 +98,17 @@ const variants: Record<string, () => void> = {
   'JSON string in, no timeout': () => { passJson.applySync(undefined, [JSON.stringify(view)], NT); },
   'ExternalCopy.copyInto arg, no timeout': () => { passObj.applySync(undefined, [new ivm.ExternalCopy(view).copyInto({ release: true })], { result: { copy: true } }); },
   'script.runSync on a preset global (no per-call arg), no timeout': () => { script.runSync(context, { copy: true }); },
+  'primitive args + headers JSON, no timeout': () => {
+    const v = view;
+    primArgs.applySync(undefined, [v.id, v.mode, v.method, v.url, v.host, v.path, v.query, JSON.stringify(v.headers), v.client.ip, v.client.port, v.client.user, null, null, v.route], { result: { copy: true } });
+  },
+  'primitive args + headers flat string, no timeout': () => {
+    const v = view;
+    primArgsFlat.applySync(undefined, [v.id, v.mode, v.method, v.url, v.host, v.path, v.query, flatHeaders(v.headers), v.client.ip, v.client.port, v.client.user, null, null, v.route], { result: { copy: true } });
+  },
+  'Gatehouse Plugin.onRequest': () => { plugin.onRequest(view as RequestView); },
   'route: result copy, no timeout': () => { routeObj.applySync(undefined, [view], NT); },
   'route: result JSON string, no timeout': () => { const r = routeJsonOut.applySync(undefined, [view], NT); if (typeof r === 'string') JSON.parse(r); },
-  'applySyncPromise copy, no timeout': () => { passObj.applySyncPromise(undefined, [view], { arguments: { copy: true } }); },
 };
 
 function measure(call: () => void): number {
@@ -84,7 +118,8 @@ function measure(call: () => void): number {
   return (c.user + c.system) / N;
 }
 
-const names = Object.keys(variants).filter((n) => !n.startsWith('applySyncPromise'));
+const only = process.env.ONLY?.split(',');
+const names = Object.keys(variants).filter((n, i) => i === 0 || (only ? only.some((o) => n.includes(o)) : true));
 const samples = new Map<string, number[]>(names.map((n) => [n, []]));
 for (const n of names) for (let i = 0; i < 2000; i++) variants[n]!(); // warm up
 for (let r = 0; r < ROUNDS; r++) {
@@ -99,4 +134,6 @@ Atomics.notify(ctl, 1);
 await wdone;
 watchdog.dispose();
 isolate.dispose();
+plugin.close();
+rmSync(dir, { recursive: true });
 if (sink < 0) console.log(sink);

@@ -4,18 +4,15 @@
  * plugin read at scrape time.
  */
 import client from 'prom-client';
+import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from '../observability/fast-metrics.js';
 import type { PluginObserver, PluginStats } from './plugin-types.js';
 
 export function pluginMetrics(registry: client.Registry, stats: () => readonly PluginStats[]): PluginObserver {
-  const calls = new client.Counter({
-    name: 'gatehouse_plugin_calls_total', help: 'Plugin hook calls, by plugin, hook and outcome (ok or the error kind).',
-    labelNames: ['plugin', 'hook', 'outcome'] as const, registers: [registry],
-  });
-  const duration = new client.Histogram({
-    name: 'gatehouse_plugin_duration_seconds', help: 'Wall time of a plugin hook call.',
-    labelNames: ['plugin', 'hook'] as const, registers: [registry],
-    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.02, 0.1],
-  });
+  // prom-client hashes the labels on every observation, even through a child (~1–2 µs a call in the proxy).
+  const calls = new FastCounter('gatehouse_plugin_calls_total', 'Plugin hook calls, by plugin, hook and outcome (ok or the error kind).',
+    ['plugin', 'hook', 'outcome'], registry);
+  const duration = new FastHistogram('gatehouse_plugin_duration_seconds', 'Wall time of a plugin hook call.',
+    ['plugin', 'hook'], registry, [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.02, 0.1]);
   const terminations = new client.Counter({
     name: 'gatehouse_plugin_terminations_total', help: 'Plugin isolates terminated (timeout, out of memory, CPU watchdog, crash).',
     labelNames: ['plugin', 'kind'] as const, registers: [registry],
@@ -30,14 +27,14 @@ export function pluginMetrics(registry: client.Registry, stats: () => readonly P
     labelNames: ['plugin'] as const, registers: [registry],
     collect() { this.reset(); for (const s of stats()) this.labels(s.name).set(s.state === 'quarantined' ? 1 : 0); },
   });
-  const callChildren = new Map<string, client.Counter.Internal>();
-  const durationChildren = new Map<string, client.Histogram.Internal<'plugin' | 'hook'>>();
+  const callChildren = new Map<string, CounterChild>();
+  const durationChildren = new Map<string, HistogramChild>();
   return {
     onCall({ plugin, hook, outcome, seconds }) {
       const key = `${plugin}\0${hook}\0${outcome}`;
       let c = callChildren.get(key);
       if (!c) callChildren.set(key, (c = calls.labels(plugin, hook, outcome)));
-      c.inc();
+      c.value++;
       const hkey = `${plugin}\0${hook}`;
       let h = durationChildren.get(hkey);
       if (!h) durationChildren.set(hkey, (h = duration.labels(plugin, hook)));

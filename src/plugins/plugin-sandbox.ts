@@ -4,6 +4,7 @@
  * stats, retries or quarantine (that is `Plugin`); it only classifies what went wrong.
  */
 import ivm from 'isolated-vm';
+import { watchCalls, type WatchSlot } from './call-watchdog.js';
 import { FAILED_MALFORMED, FAILED_THROW, HOOK_SHIM, LOG_SHIM } from './isolate-shims.js';
 import { PluginLoadError, lineOfImport, loadErrorFrom, type PluginSource } from './plugin-source.js';
 import { HOOKS, type HookName, type PluginErrorKind } from './plugin-types.js';
@@ -27,9 +28,9 @@ export interface SandboxOptions {
   onCatastrophic(message: string): void;
 }
 
-/** A classified failure of one call. */
+/** A classified failure of one call. `cpuMs` (timeouts): CPU the call used, see `lastCallCpuMs`. */
 export class SandboxFailure extends Error {
-  constructor(readonly kind: PluginErrorKind, message: string) { super(message); }
+  constructor(readonly kind: PluginErrorKind, message: string, readonly cpuMs?: number) { super(message); }
 }
 
 const TIMED_OUT = 'Script execution timed out.';
@@ -40,14 +41,23 @@ export class Sandbox {
   #isolate: ivm.Isolate;
   #refs: Partial<Record<HookName, ivm.Reference>>;
   #lastFailure: ivm.Reference;
-  #callOpts: { timeout: number; arguments: { copy: true }; result: { copy: true } };
+  #timeoutMs: number;
+  /** The shared watchdog's word for this isolate (null: none free, every call uses `#timedOpts`). */
+  #slot: WatchSlot | null;
+  #timedOpts: { timeout: number; arguments: { copy: true }; result: { copy: true } };
+  // No isolated-vm timeout: the watchdog enforces it (a timer per call costs ~12 µs, see call-watchdog.ts).
+  readonly #watchedOpts = { arguments: { copy: true }, result: { copy: true } } as const;
+  /** Isolate CPU ns before the last call, or -1n when the watchdog watched it. */
+  #cpu0 = -1n;
 
   private constructor(isolate: ivm.Isolate, refs: Partial<Record<HookName, ivm.Reference>>, lastFailure: ivm.Reference, timeoutMs: number) {
     this.#isolate = isolate;
     this.#refs = refs;
     this.#lastFailure = lastFailure;
     this.hooks = HOOKS.filter((h) => refs[h]);
-    this.#callOpts = { timeout: timeoutMs, arguments: { copy: true }, result: { copy: true } };
+    this.#timeoutMs = timeoutMs;
+    this.#timedOpts = { timeout: timeoutMs, arguments: { copy: true }, result: { copy: true } };
+    this.#slot = watchCalls(isolate, timeoutMs);
   }
 
   /** Builds a fresh isolate for `src`. Throws PluginLoadError (with file:line when known). */
@@ -106,17 +116,33 @@ export class Sandbox {
     const ref = this.#refs[hook];
     if (!ref) return undefined;
     if (this.#isolate.isDisposed) throw new SandboxFailure('disposed', 'isolate was disposed');
+    const slot = this.#slot;
+    const watched = slot !== null && slot.begin();
+    // Only calls isolated-vm times (rare: before the watchdog runs) read the isolate's CPU clock here.
+    this.#cpu0 = watched ? -1n : this.#isolate.cpuTime;
     let out: unknown;
+    let error: unknown;
+    let threw = false;
     try {
-      out = ref.applySync(undefined, args, this.#callOpts);
+      out = ref.applySync(undefined, args, watched ? this.#watchedOpts : this.#timedOpts);
     } catch (err) {
-      const message = String((err as Error)?.message ?? err);
+      threw = true;
+      error = err;
+    }
+    if (slot !== null && !slot.end()) {
+      // The watchdog terminated the call (it may have returned just in time; it is over its limit all the same).
+      const cpuMs = slot.cpuMsSinceBegin();
+      this.dispose();
+      throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#timeoutMs}ms`, cpuMs);
+    }
+    if (threw) {
+      const message = String((error as Error)?.message ?? error);
       if (this.#isolate.isDisposed) {
         throw /memory limit/i.test(message)
           ? new SandboxFailure('oom', 'isolate ran out of memory and was disposed')
           : new SandboxFailure('disposed', `isolate was disposed: ${message}`);
       }
-      if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#callOpts.timeout}ms`);
+      if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#timeoutMs}ms`, this.lastCallCpuMs());
       // The shim catches plugin throws, so what is left is the result failing to copy out.
       throw new SandboxFailure('malformed', `${hook} returned something that is not plain data (${message})`);
     }
@@ -126,9 +152,19 @@ export class Sandbox {
     return out;
   }
 
+  /**
+   * CPU ms the last call used: exact when isolated-vm timed it; for a watched call the host
+   * thread's CPU since shortly before it began (at least what it used, at most a quarter of the
+   * limit more). Asked only about slow calls: it costs a system call.
+   */
+  lastCallCpuMs(): number {
+    if (this.#cpu0 >= 0n) return this.#isolate.isDisposed ? 0 : Number(this.#isolate.cpuTime - this.#cpu0) / 1e6;
+    return this.#slot?.cpuMsSinceBegin() ?? 0;
+  }
+
   #failureMessage(): string {
     try {
-      return String(this.#lastFailure.applySync(undefined, [], { timeout: this.#callOpts.timeout, result: { copy: true } }));
+      return String(this.#lastFailure.applySync(undefined, [], { timeout: this.#timeoutMs, result: { copy: true } }));
     } catch {
       return 'unknown failure';
     }
@@ -146,7 +182,10 @@ export class Sandbox {
   }
 
   dispose(): void {
-    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    this.#slot?.release();
+    this.#slot = null;
+    // The watchdog may be disposing it at the same moment.
+    try { if (!this.#isolate.isDisposed) this.#isolate.dispose(); } catch { /* already disposed */ }
   }
 }
 
