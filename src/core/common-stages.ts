@@ -9,12 +9,9 @@ import type { Stage } from './pipeline.js';
 export function accessLogStage(metrics: Metrics): Stage {
   return {
     name: 'access-log',
-    async handle(ctx, next) {
-      try {
-        await next();
-      } finally {
-        logAccess(ctx, metrics);
-      }
+    // a plain then (not async/await): one promise fewer per request; next() never throws synchronously (compose)
+    handle(ctx, next) {
+      return next().then(() => logAccess(ctx, metrics), (err: unknown) => { logAccess(ctx, metrics); throw err; });
     },
   };
 }

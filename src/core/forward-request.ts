@@ -29,7 +29,8 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   #responded = false;
   #status = 0;
   #headMs = 0;
-  readonly #onResume = () => this.#controller?.resume();
+  /** Made on first backpressure only: most responses never wait for the client. */
+  #onResume?: () => void;
   readonly #onClientClose = () => { if (!this.ctx.res.writableFinished) this.#controller?.abort(new ProxyError('client_closed')); };
 
   constructor(
@@ -58,7 +59,7 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.ctx.sink.data(chunk)) return;
     controller.pause();
-    this.ctx.sink.onDrain(this.#onResume);
+    this.ctx.sink.onDrain(this.#onResume ??= () => this.#controller?.resume());
   }
 
   onResponseEnd(): void {

@@ -110,13 +110,17 @@ export class HttpListener {
     clearInterval(idle);
   }
 
+  /** Made once: one `then` per request instead of a catch and a finally (two promises). */
+  readonly #settled = (): void => { this.#inflight--; };
+
   #run(ctx: RequestContext): void {
     this.#inflight++;
-    this.#opts.pipeline()(ctx).catch((err) => {
+    this.#opts.pipeline()(ctx).then(this.#settled, (err) => {
+      this.#inflight--;
       // The error responder handles everything; reaching here is a bug, so never leave the client hanging.
       ctx.listener.log.error({ err, reqId: ctx.id }, 'pipeline failed');
       if (!ctx.res.headersSent) { ctx.res.statusCode = 500; ctx.res.end(); } else ctx.res.destroy();
-    }).finally(() => { this.#inflight--; });
+    });
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {

@@ -43,8 +43,8 @@ export class Metrics {
     collect: () => { const s = this.#cacheStats?.(); if (s) this.cacheEntries.set(s.entries); },
   });
   #cacheChildren = new Map<string, CounterChild>();
-  #requestChildren = new Map<string, CounterChild>();
-  #durationChildren = new Map<string, HistogramChild>();
+  /** listener → route → children: nested maps of strings the caller already holds, so no key is built per request. */
+  #requestChildren = new Map<string, Map<string, { duration: HistogramChild; codes: Map<number, CounterChild> }>>();
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
@@ -62,13 +62,13 @@ export class Metrics {
 
   /** Records one answered request. */
   observeRequest(listener: string, route: string, code: number, seconds: number): void {
-    const key = `${listener}\0${route}\0${code}`;
-    let counter = this.#requestChildren.get(key);
-    if (!counter) this.#requestChildren.set(key, (counter = this.requests.labels(listener, route, String(code))));
+    let routes = this.#requestChildren.get(listener);
+    if (!routes) this.#requestChildren.set(listener, (routes = new Map()));
+    let children = routes.get(route);
+    if (!children) routes.set(route, (children = { duration: this.duration.labels(listener, route), codes: new Map() }));
+    let counter = children.codes.get(code);
+    if (!counter) children.codes.set(code, (counter = this.requests.labels(listener, route, String(code))));
     counter.value++;
-    const hkey = `${listener}\0${route}`;
-    let histogram = this.#durationChildren.get(hkey);
-    if (!histogram) this.#durationChildren.set(hkey, (histogram = this.duration.labels(listener, route)));
-    histogram.observe(seconds);
+    children.duration.observe(seconds);
   }
 }

@@ -53,8 +53,6 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       });
       const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.maxBodySize) : null;
       const idempotent = IDEMPOTENT.has(method);
-      // a body stream nobody has read from yet can still be handed to another upstream
-      const bodyUntouched = () => body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
       let tried: Set<Upstream> | undefined;
@@ -89,7 +87,9 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           upstream.failures++;
           deps.onResult?.(pool, upstream, cause);
           const code = (cause as { code?: string }).code ?? '';
-          const retryable = bodyUntouched() && (NOT_SENT.has(code) || (idempotent && RETRYABLE.has(code)));
+          // a body stream nobody has read from yet can still be handed to another upstream
+          const bodyUntouched = body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
+          const retryable = bodyUntouched && (NOT_SENT.has(code) || (idempotent && RETRYABLE.has(code)));
           if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
           (tried ??= new Set()).add(upstream);
           deps.metrics.retries.labels(pool.name).inc();
