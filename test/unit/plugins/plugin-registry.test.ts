@@ -67,9 +67,11 @@ describe('plugins: registry, reload, quarantine, check', function () {
   });
 
   it('quarantines after 5 terminations in the window, until reload', () => {
-    const file = dir.write('q.js', "export function onRequest(req) { if (req.path === '/spin') while (true) {} }\n");
+    // Out-of-memory terminations, with time to spare: a spinning plugin's timeouts would not count
+    // when a loaded machine starves it of CPU (the host-stall leniency), and this test is about counting.
+    const file = dir.write('q.js', "export function onRequest(req) { if (req.path === '/spin') { const a = []; for (;;) a.push(new Array(1 << 17).fill(1)); } }\n");
     const states: string[] = [];
-    const p = Plugin.load({ name: 'q', file, observer: { onStateChange: (e) => states.push(e.state) } });
+    const p = Plugin.load({ name: 'q', file, timeoutMs: 10_000, cpuLimitMs: 10_000, observer: { onStateChange: (e) => states.push(e.state) } });
     try {
       const spin = requestViewFrom({ path: '/spin' });
       for (let i = 0; i < 4; i++) expect(p.onRequest(spin)).to.deep.include({ ok: false });
@@ -79,12 +81,12 @@ describe('plugins: registry, reload, quarantine, check', function () {
       expect(p.state).to.equal('quarantined');
       const t0 = performance.now();
       const r = p.onRequest(req);
-      expect(performance.now() - t0).to.be.below(5);
+      expect(performance.now() - t0).to.be.below(50); // refused without entering the isolate
       expect(r).to.deep.include({ ok: false, onError: 'fail_closed' });
       expect(!r.ok && r.error.kind).to.equal('quarantined');
       const s = p.stats();
       expect(s).to.include({ state: 'quarantined', terminations: 5, errors: 5, rebuilds: 4 });
-      expect(s.calls.onRequest).to.deep.equal({ timeout: 5, ok: 1, quarantined: 1 });
+      expect(s.calls.onRequest).to.deep.equal({ oom: 5, ok: 1, quarantined: 1 });
       expect(p.reload().ok).to.equal(true);
       expect(p.state).to.equal('active');
       expect(p.onRequest(req)).to.deep.equal({ ok: true, decision: null });
