@@ -184,7 +184,9 @@ class Watchdog {
     if (!this.#running()) return;
     Atomics.store(this.ctl, STOP, 1);
     Atomics.notify(this.ctl, WAKE);
-    const until = Date.now() + 200;
+    // Normally the loop leaves within a millisecond; a loaded machine may not schedule its thread for a
+    // while, and exiting while it still runs isolate code crashes the process, so wait generously.
+    const until = Date.now() + 3000;
     while (Atomics.load(this.ctl, ACTIVE) === 1 && Date.now() < until) Atomics.wait(this.ctl, WAKE, 0, 1);
   }
 }
