@@ -2,10 +2,10 @@
  * The composition root: builds pools, listeners and the admin API from a config, starts them, reloads
  * them in place (SIGHUP) and drains them on shutdown.
  */
-import { BlockList, isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/types.js';
 import { Metrics } from './observability/metrics.js';
+import { cidrMatcher } from './core/cidr-matcher.js';
 import { HttpCache, type HttpCacheOptions } from './cache/http-cache.js';
 import { ReverseProxyListener } from './reverse/reverse-listener.js';
 import { PoolHealth } from './reverse/pool-health.js';
@@ -22,26 +22,6 @@ import type { LookupAll } from './forward/ssrf-guard.js';
 export interface GatewayOptions {
   /** Resolver of the forward listeners' SSRF guard (default dns.lookup); tests inject stubs, e.g. for DNS rebinding. */
   forwardLookup?: LookupAll;
-}
-
-export function trustChecker(cidrs: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/');
-    const type = isIPv6(addr!) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr!, type);
-    else list.addSubnet(addr!, Number(bits), type);
-  }
-  const cache = new Map<string, boolean>();
-  return (ip) => {
-    let hit = cache.get(ip);
-    if (hit === undefined) {
-      hit = list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
-      if (cache.size > 10_000) cache.clear();
-      cache.set(ip, hit);
-    }
-    return hit;
-  };
 }
 
 /**
@@ -87,7 +67,7 @@ export class Gateway {
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
-    this.#isTrusted = trustChecker(config.trusted_proxies);
+    this.#isTrusted = cidrMatcher(config.trusted_proxies);
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
@@ -174,7 +154,7 @@ export class Gateway {
     this.#pools = this.#buildPools(config);
     this.#config = config;
     this.cache.configure(cacheOptions(config));
-    this.#isTrusted = trustChecker(config.trusted_proxies);
+    this.#isTrusted = cidrMatcher(config.trusted_proxies);
     const drainMs = config.shutdown_timeout;
     this.#reverse = await reloadByAddress(this.#reverse, config.reverse, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newReverse(cfg, i),

@@ -1,19 +1,7 @@
 /** The PURGE method on a listener: removes every stored variant of the target URI, for allowed clients only. */
-import { BlockList, isIPv6 } from 'node:net';
 import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
 import type { HttpCache } from './http-cache.js';
-
-/** A client-address check for a list of CIDRs (or single addresses), cached per address. */
-export function cidrAllow(cidrs: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/');
-    const type = isIPv6(addr!) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(addr!, type); else list.addSubnet(addr!, Number(bits), type);
-  }
-  return (ip) => ip !== '' && list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
-}
 
 /**
  * Answers PURGE: 200 `{"purged": n}` when something was removed, 404 when nothing was stored (as

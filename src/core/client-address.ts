@@ -5,7 +5,20 @@
  * `real_ip_recursive on`). Reading from the right matters: a client can put anything at the left
  * of the header, but not to the right of what our trusted proxies appended.
  */
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import type { RequestContext } from './context.js';
+
+/** The peer address, with IPv4-mapped IPv6 written as plain IPv4. */
+export function peerAddress(socket: Socket): string {
+  const ip = socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** X-Forwarded-For to send upstream: the client's own value extended only when the peer is trusted. */
+export function forwardedForValue(ctx: RequestContext): string {
+  const prior = ctx.req.headers['x-forwarded-for'];
+  return prior && ctx.listener.isTrusted(ctx.clientIp) ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
+}
 
 export function clientAddress(peer: string, forwardedFor: string | string[] | undefined, trust: { isTrusted(ip: string): boolean }): string {
   if (forwardedFor === undefined || !trust.isTrusted(peer)) return peer;

@@ -96,6 +96,18 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts:
   });
 }
 
+/** Failures before any connection existed: the upstream never saw the request, so any method may go elsewhere (nginx, Envoy). */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export function neverReachedUpstream(code: string): boolean {
+  return NOT_CONNECTED.has(code);
+}
+
+/** Whether a request body stream is still unread, so the request can be sent again elsewhere. */
+export function bodyUnread(body: NodeJS.ReadableStream | null): boolean {
+  return body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
+}
+
 /** Whether the request carries a body (RFC 9112 §6.3). */
 export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
   const len = headers['content-length'];

@@ -16,6 +16,7 @@ import { sendRawError } from './error-response.js';
 import type { ErrorKind } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import { requestIdFor } from './request-id.js';
+import { peerAddress } from './client-address.js';
 
 export interface HttpListenerOptions {
   listen: string;
@@ -42,11 +43,6 @@ function tlsInfo(socket: Socket): TlsInfo | null {
   });
 }
 
-/** The peer address, with IPv4-mapped IPv6 written as plain IPv4. */
-export function peerAddress(socket: Socket): string {
-  const ip = socket.remoteAddress ?? '';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}
 
 const CLIENT_ERROR_KIND: Record<string, ErrorKind> = {
   HPE_HEADER_OVERFLOW: 'headers_too_large',

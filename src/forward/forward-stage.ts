@@ -6,11 +6,11 @@
  */
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
-import { forwardRequest, hasRequestBody, type ForwardError } from '../core/forward-request.js';
+import { forwardedForValue } from '../core/client-address.js';
+import { bodyUnread, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Stage } from '../core/pipeline.js';
-import type { RequestContext } from '../core/context.js';
 import { targetOf, type ForwardTarget } from './absolute-form.js';
 import type { DestinationPools } from './destination-pools.js';
 import type { ForwardPolicy } from './forward-policy.js';
@@ -24,14 +24,6 @@ export function ssrfError(v: SsrfDenial): ProxyError {
     case 'dns_timeout': return new ProxyError('dns_error', v.denied, { status: 504 });
     default: return new ProxyError('dns_error', v.denied);
   }
-}
-
-/** Failures before any connection existed: the destination never saw the request. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-function forwardedFor(ctx: RequestContext): string {
-  const prior = ctx.req.headers['x-forwarded-for'];
-  return prior && ctx.listener.isTrusted(ctx.clientIp) ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
 }
 
 export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): Stage {
@@ -56,7 +48,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const t = targetOf(ctx)!;
       const req = ctx.req;
       const headers = upstreamRequestHeaders(req.rawHeaders, {
-        via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedFor(ctx) : undefined,
+        via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedForValue(ctx) : undefined,
         set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders,
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
@@ -90,8 +82,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
           const fe = e as ForwardError;
           const cause = fe.cause ?? e;
           const code = (cause as { code?: string }).code ?? '';
-          const untouched = body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
-          if (fe.responded || !untouched || !NOT_CONNECTED.has(code) || i + 1 >= v.addresses.length) throw cause;
+          if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw cause;
           ctx.logFields.address_fallback = i + 1;
         }
       }

@@ -1,9 +1,8 @@
 /** Forwards the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
-import type { RequestContext } from '../core/context.js';
-import { clientAddress } from '../core/client-address.js';
+import { clientAddress, forwardedForValue } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
-import { forwardRequest, hasRequestBody, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -12,10 +11,8 @@ import type { Upstream } from './upstream.js';
 import { tunnelWebSocket } from './websocket-tunnel.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Failures that happened before the upstream could have acted on the request. */
-const RETRYABLE = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', 'EHOSTUNREACH']);
-/** Failures before any connection existed: the upstream never saw the request, so any method may go elsewhere (nginx, Envoy connect-failure). */
-const NOT_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH']);
+/** A reset before any response byte: the request may or may not have been acted on, so idempotent ones only. */
+const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 
 export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
@@ -25,11 +22,6 @@ export interface ProxyStageDeps {
   proto: string;
   /** Told about every attempt's outcome (passive health checks). */
   onResult?: (pool: UpstreamPool, upstream: Upstream, error: unknown | undefined, status?: number) => void;
-}
-
-function forwardedFor(ctx: RequestContext): string {
-  const prior = ctx.req.headers['x-forwarded-for'];
-  return prior && ctx.listener.isTrusted(ctx.clientIp) ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
 }
 
 export function proxyStage(deps: ProxyStageDeps): Stage {
@@ -44,7 +36,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       const headers = upstreamRequestHeaders(req.rawHeaders, {
         via: ctx.listener.via,
         requestId: ctx.id,
-        forwardedFor: forwardedFor(ctx),
+        forwardedFor: forwardedForValue(ctx),
         forwardedProto: (trusted && (req.headers['x-forwarded-proto'] as string | undefined)) || deps.proto,
         forwardedHost: (trusted && (req.headers['x-forwarded-host'] as string | undefined)) || req.headers.host,
         upgrade: ctx.upgrade !== undefined,
@@ -88,8 +80,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           deps.onResult?.(pool, upstream, cause);
           const code = (cause as { code?: string }).code ?? '';
           // a body stream nobody has read from yet can still be handed to another upstream
-          const bodyUntouched = body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
-          const retryable = bodyUntouched && (NOT_SENT.has(code) || (idempotent && RETRYABLE.has(code)));
+          const retryable = bodyUnread(body) && (neverReachedUpstream(code) || (idempotent && RESET.has(code)));
           if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
           (tried ??= new Set()).add(upstream);
           deps.metrics.retries.labels(pool.name).inc();

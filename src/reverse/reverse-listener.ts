@@ -8,7 +8,7 @@ import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { cacheStage } from '../cache/cache-stage.js';
 import type { HttpCache } from '../cache/http-cache.js';
-import { cidrAllow } from '../cache/purge.js';
+import { cidrMatcher } from '../core/cidr-matcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
@@ -110,7 +110,7 @@ export class ReverseProxyListener {
     if (!cache || !cfg.routes.some((r) => r.cache)) return undefined;
     const pools = this.deps.pools;
     return cacheStage({
-      cache, mode: 'reverse', scheme: cfg.tls ? 'https' : 'http', purgeAllowed: cidrAllow(cfg.purge_acl),
+      cache, mode: 'reverse', scheme: cfg.tls ? 'https' : 'http', purgeAllowed: cidrMatcher(cfg.purge_acl),
       waitLimit: (ctx) => pools().get(ctx.pool ?? '')?.config.response_timeout ?? 30_000,
     });
   }

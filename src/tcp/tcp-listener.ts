@@ -3,6 +3,7 @@
  * the pool's balancer on the client address, and bytes are piped both ways with backpressure. A refused
  * or timed-out connect is tried on another upstream, up to the pool's `retries`.
  */
+import { peerAddress } from '../core/client-address.js';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
@@ -67,8 +68,7 @@ export class TcpProxyListener {
 
   async #onConnection(client: Socket): Promise<void> {
     const startMs = performance.now();
-    const ip = client.remoteAddress ?? '';
-    const peer = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+    const peer = peerAddress(client);
     const cfg = this.#config;
     this.#sockets.add(client);
     let clientClosed = false;
