@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort, waitForPort } from './ports.js';
 import { join } from 'node:path';
 
 const MB = Number(process.env.CONNECT_MB ?? 100);
@@ -32,14 +33,6 @@ const source = createServer((s) => {
 source.listen(0, '127.0.0.1');
 await once(source, 'listening');
 const sourcePort = (source.address() as AddressInfo).port;
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Reads everything from `socket`; resolves with MB/s. */
 async function drain(socket: Socket, started: number): Promise<number> {
@@ -90,14 +83,7 @@ forward:
 `);
 const gh = spawn(process.execPath, [...(process.env.GH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--no-node-snapshot', 'bin/gatehouse.js', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 try {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(proxyPort, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(proxyPort);
   const best = async (f: () => Promise<number>) => { let b = 0; for (let i = 0; i < RUNS; i++) b = Math.max(b, await f()); return b; };
   const d = await best(direct);
   const t = await best(() => tunnelled(proxyPort));

@@ -9,12 +9,12 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
 import { scenarios, type Scenario } from './scenarios.js';
+import { freePort, waitForPort } from './ports.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -24,26 +24,6 @@ const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
 const RATE: Record<string, number> = { '1k': Number(process.env.BENCH_RATE_1K ?? 3000), '100k': Number(process.env.BENCH_RATE_100K ?? 1500) };
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 /** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
 function cpuSeconds(pid: number): number {
