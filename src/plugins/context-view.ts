@@ -1,10 +1,12 @@
 /**
- * The RequestView of a live request, built once per request and only when a plugin runs. Plugins
- * see the request as the client sent it; an earlier plugin's rewrite updates the view in place so
- * later plugins (and onResponse) see the rewritten request.
+ * What plugins see of a live request: its wire encoding for every call, and the RequestView
+ * object only once a rewrite needs one to update. Plugins see the request as the client sent it;
+ * an earlier plugin's rewrite updates the view in place so later plugins (and onResponse) see
+ * the rewritten request.
  */
 import type { RequestContext } from '../core/context.js';
 import type { RequestView } from './plugin-types.js';
+import { encodeRequest, type RequestFields } from './request-wire.js';
 import { headerView } from './request-view.js';
 import { normaliseHost as hostName } from '../core/host.js';
 
@@ -13,7 +15,19 @@ function splitTarget(target: string): [path: string, query: string] {
   return q === -1 ? [target, ''] : [target.slice(0, q), target.slice(q + 1)];
 }
 
+/** The live request's view. */
 export function requestViewOf(ctx: RequestContext): RequestView {
+  const f = requestFieldsOf(ctx);
+  return { id: f.id, mode: f.mode, method: f.method, url: f.url, host: f.host, path: f.path, query: f.query,
+    headers: headerView(ctx.req.headers), client: f.client, tls: f.tls, route: f.route };
+}
+
+/** The live request encoded for plugin calls, without building the view object. */
+export function requestWireOf(ctx: RequestContext): string {
+  return encodeRequest(requestFieldsOf(ctx), ctx.req.headers, true);
+}
+
+function requestFieldsOf(ctx: RequestContext): RequestFields {
   const req = ctx.req;
   const target = req.url ?? '/';
   const method = req.method ?? 'GET';
@@ -49,7 +63,6 @@ export function requestViewOf(ctx: RequestContext): RequestView {
     host,
     path,
     query,
-    headers: headerView(req.headers),
     client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
     tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version } : null,
     route: ctx.route?.name ?? null,

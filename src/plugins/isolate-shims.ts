@@ -35,10 +35,10 @@ return function takeDropped() { const d = dropped; dropped = 0; budget = perCall
 /**
  * Binds the module's exported hooks once. $0: module namespace, $1: ctx.config (a copy),
  * $2: takeDropped from LOG_SHIM, $3: the host log callback (for the dropped-lines count).
- * Returns { onRequest?, route?, onResponse?, lastFailure }. A hook wrapper returns the plugin's
- * value, or one of the FAILED_* sentinels with the message kept for `lastFailure()`: that tells
- * plugin throws apart from host-side copy failures and timeouts without a per-call envelope
- * (an envelope array costs ~1 µs per call).
+ * Returns { onRequest?, route?, onResponse?, lastFailure }. A hook wrapper takes the views as
+ * request-wire.ts encodes them and returns the plugin's value as JSON (or undefined/null), or one
+ * of the FAILED_* sentinels with the message kept for `lastFailure()`: that tells plugin throws
+ * and unserialisable results apart from timeouts without a per-call envelope.
  */
 export const FAILED_THROW = '\u0000gatehouse:throw';
 export const FAILED_MALFORMED = '\u0000gatehouse:malformed';
@@ -57,23 +57,53 @@ const describe = (e) => {
     return ('thrown: ' + String(e)).slice(0, 1000);
   } catch { return 'thrown: [unprintable value]'; }
 };
+// The result leaves as JSON (a string needs no copy options, see request-wire.ts), or as nothing.
+// JSON would drop functions and turn a Map into {}: anything but plain data is refused instead.
+const { getPrototypeOf } = Object, objectProto = Object.prototype, arrayProto = Array.prototype;
+const plainOnly = (key, v) => {
+  const type = typeof v;
+  if (type === 'function' || type === 'symbol') throw new TypeError('a ' + type + ' at "' + key + '"');
+  if (type === 'object' && v !== null) {
+    const proto = getPrototypeOf(v);
+    if (proto !== objectProto && proto !== arrayProto && proto !== null) throw new TypeError('a non-plain object at "' + key + '"');
+  }
+  return v;
+};
 const settle = (r, threw) => {
   const dropped = takeDropped();
   if (dropped > 0) emit('dropped', String(dropped));
   if (threw) return '${FAILED_THROW}';
+  if (r === undefined || r === null) return r;
   try {
-    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+    const type = typeof r;
+    if ((type === 'object' || type === 'function') && typeof r.then === 'function') {
       failure = 'hook returned a Promise: hooks must be synchronous (no async/await)';
       return '${FAILED_MALFORMED}';
     }
-  } catch (e) { failure = 'result is not plain data: ' + describe(e); return '${FAILED_MALFORMED}'; }
-  return r;
+    return JSON.stringify(r, plainOnly);
+  } catch (e) { failure = 'result is not plain data: ' + describe(e); }
+  return '${FAILED_MALFORMED}';
+};
+// Views arrive as request-wire.ts encodes them: newline-separated request fields, or JSON behind a NUL.
+const field = (v) => (v === '' ? null : v.slice(1));
+const decode = (w) => {
+  if (w.charCodeAt(0) === 0) return JSON.parse(w.slice(1));
+  const f = w.split('\\n');
+  const headers = {};
+  for (let i = 13; i + 1 < f.length; i += 2) {
+    if (f[i] === '__proto__') Object.defineProperty(headers, '__proto__', { value: f[i + 1], writable: true, enumerable: true, configurable: true });
+    else headers[f[i]] = f[i + 1];
+  }
+  const version = field(f[11]);
+  return { id: f[0], mode: f[1], method: f[2], url: f[3], host: f[4], path: f[5], query: f[6], headers,
+    client: { ip: f[7], port: +f[8], user: field(f[9]) }, tls: version === null ? null : { sni: field(f[10]), version },
+    route: field(f[12]) };
 };
 const wrap = (fn, arity) => {
   if (typeof fn !== 'function') return undefined;
   return arity === 2
-    ? function (res, req) { let r; try { r = fn(res, req, ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); }
-    : function (req) { let r; try { r = fn(req, ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); };
+    ? function (res, req) { let r; try { r = fn(decode(res), decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); }
+    : function (req) { let r; try { r = fn(decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); };
 };
 // Read once: a later reassignment of an exported binding does not change the hooks.
 return { onRequest: wrap(ns.onRequest, 1), route: wrap(ns.route, 1), onResponse: wrap(ns.onResponse, 2),

@@ -27,18 +27,17 @@ export function pluginMetrics(registry: client.Registry, stats: () => readonly P
     labelNames: ['plugin'] as const, registers: [registry],
     collect() { this.reset(); for (const s of stats()) this.labels(s.name).set(s.state === 'quarantined' ? 1 : 0); },
   });
-  const callChildren = new Map<string, CounterChild>();
-  const durationChildren = new Map<string, HistogramChild>();
+  // Per plugin, per hook: the children, found without building a label key on every call.
+  const children = new Map<string, Record<string, { duration: HistogramChild; calls: Map<string, CounterChild> }>>();
   return {
     onCall({ plugin, hook, outcome, seconds }) {
-      const key = `${plugin}\0${hook}\0${outcome}`;
-      let c = callChildren.get(key);
-      if (!c) callChildren.set(key, (c = calls.labels(plugin, hook, outcome)));
-      c.value++;
-      const hkey = `${plugin}\0${hook}`;
-      let h = durationChildren.get(hkey);
-      if (!h) durationChildren.set(hkey, (h = duration.labels(plugin, hook)));
-      h.observe(seconds);
+      let byHook = children.get(plugin);
+      if (!byHook) children.set(plugin, (byHook = {}));
+      const c = (byHook[hook] ??= { duration: duration.labels(plugin, hook), calls: new Map() });
+      let counter = c.calls.get(outcome);
+      if (!counter) c.calls.set(outcome, (counter = calls.labels(plugin, hook, outcome)));
+      counter.value++;
+      c.duration.observe(seconds);
     },
     onTermination({ plugin, kind }) {
       terminations.labels(plugin, kind).inc();

@@ -8,7 +8,7 @@ import { errorResponseParts } from '../core/error-response.js';
 import { ProxyError } from '../core/errors.js';
 import { ForwardingSink, type ResponseSink } from '../core/response-sink.js';
 import type { Plugin } from './plugin.js';
-import type { HeaderValue, RequestView, ResponseDecision, ResponseView } from './plugin-types.js';
+import type { HeaderValue, ResponseDecision, ResponseView } from './plugin-types.js';
 
 /** Flat `[name, value, …]` → response view; `set-cookie` stays a list. */
 export function viewOfFlat(status: number, flat: readonly string[]): ResponseView {
@@ -55,7 +55,8 @@ export class PluginResponseSink extends ForwardingSink {
   constructor(
     next: ResponseSink,
     private readonly ctx: RequestContext,
-    private readonly request: RequestView,
+    /** The request as encoded for plugins, after the onRequest rewrites. */
+    private readonly request: () => string,
     private readonly plugins: readonly Plugin[],
     private readonly entered: () => number,
     private readonly failed: (ctx: RequestContext, plugin: Plugin, hook: 'onResponse', error: { kind: string; message: string }, onError: string) => ProxyError | undefined,
@@ -70,7 +71,7 @@ export class PluginResponseSink extends ForwardingSink {
       const plugin = this.plugins[i]!;
       if (!plugin.has('onResponse')) continue;
       view ??= viewOfFlat(status, headers);
-      const r = plugin.onResponse(view, this.request);
+      const r = plugin.onResponse(view, this.request());
       if (!r.ok) {
         const err = this.failed(this.ctx, plugin, 'onResponse', r.error, r.onError);
         if (err) return this.#replace(err);

@@ -5,6 +5,7 @@
  */
 import ivm from 'isolated-vm';
 import { watchCalls, type WatchSlot } from './call-watchdog.js';
+import { compileIsolatesInline } from './isolate-tiering.js';
 import { FAILED_MALFORMED, FAILED_THROW, HOOK_SHIM, LOG_SHIM } from './isolate-shims.js';
 import { PluginLoadError, lineOfImport, loadErrorFrom, type PluginSource } from './plugin-source.js';
 import { HOOKS, type HookName, type PluginErrorKind } from './plugin-types.js';
@@ -44,9 +45,8 @@ export class Sandbox {
   #timeoutMs: number;
   /** The shared watchdog's word for this isolate (null: none free, every call uses `#timedOpts`). */
   #slot: WatchSlot | null;
-  #timedOpts: { timeout: number; arguments: { copy: true }; result: { copy: true } };
-  // No isolated-vm timeout: the watchdog enforces it (a timer per call costs ~12 µs, see call-watchdog.ts).
-  readonly #watchedOpts = { arguments: { copy: true }, result: { copy: true } } as const;
+  /** Options of a call the watchdog does not guard; a guarded call passes none (a timer per call costs ~12 µs, see call-watchdog.ts). */
+  #timedOpts: { timeout: number };
   /** Isolate CPU ns before the last call, or -1n when the watchdog watched it. */
   #cpu0 = -1n;
 
@@ -56,12 +56,13 @@ export class Sandbox {
     this.#lastFailure = lastFailure;
     this.hooks = HOOKS.filter((h) => refs[h]);
     this.#timeoutMs = timeoutMs;
-    this.#timedOpts = { timeout: timeoutMs, arguments: { copy: true }, result: { copy: true } };
+    this.#timedOpts = { timeout: timeoutMs };
     this.#slot = watchCalls(isolate, timeoutMs);
   }
 
   /** Builds a fresh isolate for `src`. Throws PluginLoadError (with file:line when known). */
   static create(src: PluginSource, opts: SandboxOptions): Sandbox {
+    compileIsolatesInline();
     const isolate = new ivm.Isolate({ memoryLimit: opts.memoryLimitMb, onCatastrophicError: opts.onCatastrophic });
     try {
       const context = isolate.createContextSync();
@@ -109,10 +110,10 @@ export class Sandbox {
   has(hook: HookName): boolean { return this.#refs[hook] !== undefined; }
 
   /**
-   * Calls `hook` with copies of `args`. Returns the copied raw result (not yet validated), or
-   * throws SandboxFailure: timeout | oom | disposed | throw | malformed.
+   * Calls `hook` with `args` encoded by request-wire.ts. Returns the raw result, parsed but not yet
+   * validated, or throws SandboxFailure: timeout | oom | disposed | throw | malformed.
    */
-  call(hook: HookName, args: unknown[]): unknown {
+  call(hook: HookName, args: string[]): unknown {
     const ref = this.#refs[hook];
     if (!ref) return undefined;
     if (this.#isolate.isDisposed) throw new SandboxFailure('disposed', 'isolate was disposed');
@@ -124,7 +125,7 @@ export class Sandbox {
     let error: unknown;
     let threw = false;
     try {
-      out = ref.applySync(undefined, args, watched ? this.#watchedOpts : this.#timedOpts);
+      out = watched ? ref.applySync(undefined, args) : ref.applySync(undefined, args, this.#timedOpts);
     } catch (err) {
       threw = true;
       error = err;
@@ -143,13 +144,18 @@ export class Sandbox {
           : new SandboxFailure('disposed', `isolate was disposed: ${message}`);
       }
       if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#timeoutMs}ms`, this.lastCallCpuMs());
-      // The shim catches plugin throws, so what is left is the result failing to copy out.
-      throw new SandboxFailure('malformed', `${hook} returned something that is not plain data (${message})`);
+      // The shim catches plugin throws and encodes the result: nothing known is left to land here.
+      throw new SandboxFailure('malformed', `${hook} call failed: ${message}`);
     }
+    if (typeof out !== 'string') return out; // undefined or null: no decision
     if (out === FAILED_THROW || out === FAILED_MALFORMED) {
       throw new SandboxFailure(out === FAILED_THROW ? 'throw' : 'malformed', this.#failureMessage());
     }
-    return out;
+    try {
+      return JSON.parse(out);
+    } catch {
+      throw new SandboxFailure('malformed', `${hook} returned something that is not plain data`);
+    }
   }
 
   /**

@@ -8,9 +8,10 @@ import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
 import { originOf } from '../core/origin.js';
 import type { Stage } from '../core/pipeline.js';
-import { requestViewOf, rewriteViewPath } from './context-view.js';
+import { requestViewOf, requestWireOf, rewriteViewPath } from './context-view.js';
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
+import { encodeRequestView } from './request-wire.js';
 import type { HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
 
 /** What the stage needs of a pool: membership of an upstream by origin. */
@@ -94,15 +95,17 @@ export function pluginStage(opts: PluginStageOptions): Stage {
     name: 'plugins',
     async handle(ctx, next) {
       // one view per request, updated in place by rewrites
-      const view = requestViewOf(ctx);
+      // Encoded once for every plugin; the view object is built only for a rewrite to update.
+      let wire = requestWireOf(ctx);
+      let view: RequestView | undefined;
       let entered = 0;
       // Wrapped before onRequest runs, so a plugin's own `respond` passes the onResponse of the plugins before it.
       if (plugins.some((p) => p.has('onResponse'))) {
-        ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, view, plugins, () => entered, pluginFailure));
+        ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => entered, pluginFailure));
       }
       for (const plugin of plugins) {
         if (plugin.has('onRequest')) {
-          const r = plugin.onRequest(view);
+          const r = plugin.onRequest(wire);
           if (!r.ok) {
             const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
             if (err) throw err;
@@ -116,7 +119,9 @@ export function pluginStage(opts: PluginStageOptions): Stage {
               ctx.logFields.plugin = plugin.name;
               return respond(ctx, d.respond);
             }
+            view ??= requestViewOf(ctx);
             rewrite(ctx, view, d);
+            wire = encodeRequestView(view);
           }
         }
         entered++;
@@ -125,7 +130,7 @@ export function pluginStage(opts: PluginStageOptions): Stage {
         // the first route hook that names a target decides
         for (const plugin of plugins) {
           if (!plugin.has('route')) continue;
-          const r = plugin.route(view, targets);
+          const r = plugin.route(wire, targets);
           if (!r.ok) {
             const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
             if (err) throw err;

@@ -13,6 +13,7 @@ import type {
   PluginState, PluginStats, RequestDecision, RequestView, ResponseDecision, ResponseView, RouteDecision, RouteTargets,
 } from './plugin-types.js';
 import { SMOKE_REQUEST, SMOKE_RESPONSE } from './request-view.js';
+import { encodeRequestView, encodeResponseView } from './request-wire.js';
 
 export interface PluginOptions {
   /** Name in logs, metrics and /status. */
@@ -45,6 +46,7 @@ export interface PluginOptions {
 const TERMINATIONS: ReadonlySet<PluginErrorKind> = new Set(['timeout', 'oom', 'disposed']);
 const silent: PluginLogger = { info() {}, warn() {}, error() {} };
 const emptyCalls = (): PluginStats['calls'] => ({ onRequest: {}, route: {}, onResponse: {} });
+const wire = (req: RequestView | string): string => (typeof req === 'string' ? req : encodeRequestView(req));
 
 export class Plugin {
   readonly name: string;
@@ -98,17 +100,18 @@ export class Plugin {
     return this.#opts.onError ?? (hook === 'route' ? 'fail_open' : 'fail_closed');
   }
 
-  onRequest(req: RequestView): CallResult<RequestDecision> {
-    return this.#call('onRequest', [req]);
+  /** `req` may be given already encoded (request-wire.ts): a caller with several plugins encodes once. */
+  onRequest(req: RequestView | string): CallResult<RequestDecision> {
+    return this.#call('onRequest', [wire(req)]);
   }
 
   /** `targets` restricts `{pool}` / `{upstream}` to configured ones; omit only in the harness. */
-  route(req: RequestView, targets?: RouteTargets): CallResult<RouteDecision> {
-    return this.#call('route', [req], targets);
+  route(req: RequestView | string, targets?: RouteTargets): CallResult<RouteDecision> {
+    return this.#call('route', [wire(req)], targets);
   }
 
-  onResponse(res: ResponseView, req: RequestView): CallResult<ResponseDecision> {
-    return this.#call('onResponse', [res, req]);
+  onResponse(res: ResponseView, req: RequestView | string): CallResult<ResponseDecision> {
+    return this.#call('onResponse', [encodeResponseView(res), wire(req)]);
   }
 
   /**
@@ -163,7 +166,7 @@ export class Plugin {
     this.#sandbox = null;
   }
 
-  #call<H extends HookName>(hook: H, args: unknown[], targets?: RouteTargets): CallResult<DecisionFor[H]> {
+  #call<H extends HookName>(hook: H, args: string[], targets?: RouteTargets): CallResult<DecisionFor[H]> {
     const t0 = performance.now();
     if (this.#state === 'quarantined') {
       return this.#done(hook, t0, 'quarantined', `plugin ${this.name} is quarantined until reload`);
@@ -304,7 +307,8 @@ function sandboxOptions(o: FullOptions, log: LogLimiter): SandboxOptions {
 /** Compile + smoke call of every exported hook on a synthetic request; any failure rejects the version. */
 function prepare(source: PluginSource, o: FullOptions, log: LogLimiter): Sandbox {
   const sandbox = Sandbox.create(source, sandboxOptions(o, log));
-  const smoke: [HookName, unknown[]][] = [['onRequest', [SMOKE_REQUEST]], ['route', [SMOKE_REQUEST]], ['onResponse', [SMOKE_RESPONSE, SMOKE_REQUEST]]];
+  const req = encodeRequestView(SMOKE_REQUEST);
+  const smoke: [HookName, string[]][] = [['onRequest', [req]], ['route', [req]], ['onResponse', [encodeResponseView(SMOKE_RESPONSE), req]]];
   for (const [hook, args] of smoke) {
     if (!sandbox.has(hook)) continue;
     try {

@@ -1,0 +1,68 @@
+/**
+ * The views as they cross into a plugin isolate: strings, never objects. isolated-vm copies an
+ * object argument through V8's serializer on both sides and parses the copy options of every
+ * call (together ~60% of a call's instructions, measured with callgrind); a string argument is
+ * one memory copy and needs no options. The isolate-side shim (`decode` in isolate-shims.ts)
+ * rebuilds the same plain object.
+ *
+ * A request is '\n'-separated: id, mode, method, url, host, path, query, client ip, client port,
+ * client user, tls sni, tls version, route, then header name/value pairs. A field that may be
+ * null is '' for null and '=' + value otherwise. Fields of a parsed request cannot hold a '\n'
+ * (the HTTP parser rejects control characters), but a user name, an SNI name, a route name from
+ * the config or a harness fixture might: such a view, and every response view, is sent as
+ * JSON behind a NUL, which no request id starts with.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderView, RequestView, ResponseView } from './plugin-types.js';
+
+/** The request fields besides the headers. */
+export type RequestFields = Omit<RequestView, 'headers'>;
+
+const NL = '\n';
+const JSON_MARK = '\u0000';
+const nullable = (v: string | null): string => (v === null ? '' : `=${v}`);
+const unsafe = (v: string | null): boolean => v !== null && v.includes(NL);
+
+/** Node's request headers (or a header view) → one value per name: repeated values joined, cookies with "; ". */
+function headerValue(name: string, value: string | string[]): string {
+  return typeof value === 'string' ? value : value.join(name === 'cookie' ? '; ' : ', ');
+}
+
+function asJson(f: RequestFields, headers: IncomingHttpHeaders | HeaderView): string {
+  const h: HeaderView = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) h[name] = headerValue(name, value);
+  }
+  return JSON_MARK + JSON.stringify({ ...f, headers: h });
+}
+
+/**
+ * `headers`: Node's parsed request headers (lower-case names) or a RequestView's. `parsed`: the
+ * fields and headers come from Node's HTTP parser, so only the user, SNI and route need a look.
+ */
+export function encodeRequest(f: RequestFields, headers: IncomingHttpHeaders | HeaderView, parsed = false): string {
+  const sni = f.tls === null ? null : f.tls.sni;
+  const version = f.tls === null ? null : f.tls.version;
+  if (unsafe(f.client.user) || unsafe(sni) || unsafe(f.route)) return asJson(f, headers);
+  if (!parsed && (unsafe(f.id) || f.id.charCodeAt(0) === 0 || unsafe(f.mode) || unsafe(f.method) || unsafe(f.url)
+    || unsafe(f.host) || unsafe(f.path) || unsafe(f.query) || unsafe(f.client.ip) || unsafe(version))) return asJson(f, headers);
+  const parts = [f.id, f.mode, f.method, f.url, f.host, f.path, f.query, f.client.ip, String(f.client.port),
+    nullable(f.client.user), nullable(sni), nullable(version), nullable(f.route)];
+  for (const name in headers) {
+    const raw = headers[name];
+    if (raw === undefined) continue;
+    const value = headerValue(name, raw);
+    if (!parsed && (value.includes(NL) || name.includes(NL))) return asJson(f, headers);
+    parts.push(name, value);
+  }
+  return parts.join(NL);
+}
+
+export function encodeRequestView(v: RequestView): string {
+  return encodeRequest(v, v.headers);
+}
+
+export function encodeResponseView(v: ResponseView): string {
+  return JSON_MARK + JSON.stringify(v);
+}
