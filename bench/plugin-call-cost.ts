@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import ivm from 'isolated-vm';
 import { Plugin } from '../src/plugins/plugin.js';
 import type { RequestView } from '../src/plugins/plugin-types.js';
+import { encodeRequestView } from '../src/plugins/request-wire.js';
+import { compileIsolatesInline } from '../src/plugins/isolate-tiering.js';
 
 const N = Number(process.argv[2] ?? 20_000);
 const ROUNDS = Number(process.argv[3] ?? 7);
@@ -40,6 +42,8 @@ function churn(): void {
   sink += JSON.stringify({ a: churnAt, b: [1, 2, 3] }).length;
 }
 
+// As Gatehouse does before its first plugin isolate (see src/plugins/isolate-tiering.ts).
+compileIsolatesInline();
 const isolate = new ivm.Isolate({ memoryLimit: 32 });
 const context = isolate.createContextSync();
 const fn = (src: string) => context.evalSync(src, { reference: true }) as ivm.Reference;
@@ -61,6 +65,8 @@ const primArgsFlat = fn(`(function (id, mode, method, url, host, path, query, he
   if (req.path === "/admin") return { deny: { status: 403, reason: "x" } };
 })`);
 const flatHeaders = (h: Record<string, string>) => { let s = ''; for (const k in h) s += k + '\n' + h[k] + '\n'; return s; };
+const noopStr = fn('(function (s) { return undefined; })');
+const wireView = encodeRequestView(view as RequestView);
 const script = isolate.compileScriptSync('(function (req) { if (req.path === "/admin") return 1; })(__req)');
 
 // The per-call guard the watchdog variant uses: a shared word, odd while a call runs.
@@ -106,7 +112,10 @@ const variants: Record<string, () => void> = {
     const v = view;
     primArgsFlat.applySync(undefined, [v.id, v.mode, v.method, v.url, v.host, v.path, v.query, flatHeaders(v.headers), v.client.ip, v.client.port, v.client.user, null, null, v.route], { result: { copy: true } });
   },
-  'Gatehouse Plugin.onRequest': () => { plugin.onRequest(view as RequestView); },
+  'applySync one string arg, no options, noop': () => { noopStr.applySync(undefined, [wireView]); },
+  'applySync no args, no options, noop': () => { noopStr.applySync(undefined, []); },
+  'Gatehouse Plugin.onRequest (view object)': () => { plugin.onRequest(view as RequestView); },
+  'Gatehouse Plugin.onRequest (already encoded)': () => { plugin.onRequest(wireView); },
   'route: result copy, no timeout': () => { routeObj.applySync(undefined, [view], NT); },
   'route: result JSON string, no timeout': () => { const r = routeJsonOut.applySync(undefined, [view], NT); if (typeof r === 'string') JSON.parse(r); },
 };

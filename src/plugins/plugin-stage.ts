@@ -93,8 +93,8 @@ export function pluginStage(opts: PluginStageOptions): Stage {
   const targets = pools ? routeTargets(pools) : undefined;
   return {
     name: 'plugins',
-    async handle(ctx, next) {
-      // one view per request, updated in place by rewrites
+    // Not async: nothing runs after next(), and compose turns the throws below into rejections.
+    handle(ctx, next) {
       // Encoded once for every plugin; the view object is built only for a rewrite to update.
       let wire = requestWireOf(ctx);
       let view: RequestView | undefined;
@@ -117,7 +117,8 @@ export function pluginStage(opts: PluginStageOptions): Stage {
             }
             if ('respond' in d) {
               ctx.logFields.plugin = plugin.name;
-              return respond(ctx, d.respond);
+              respond(ctx, d.respond);
+              return Promise.resolve();
             }
             view ??= requestViewOf(ctx);
             rewrite(ctx, view, d);
