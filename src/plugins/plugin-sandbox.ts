@@ -116,7 +116,7 @@ export class Sandbox {
   call(hook: HookName, args: string[]): unknown {
     const ref = this.#refs[hook];
     if (!ref) return undefined;
-    if (this.#isolate.isDisposed) throw new SandboxFailure('disposed', 'isolate was disposed');
+    // (No isDisposed check first: it is a native call, and a disposed isolate's call throws and is classified below.)
     const slot = this.#slot;
     const watched = slot !== null && slot.begin();
     // Only calls isolated-vm times (rare: before the watchdog runs) read the isolate's CPU clock here.

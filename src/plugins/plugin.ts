@@ -12,6 +12,7 @@ import type {
   CallOutcome, CallResult, DecisionFor, HookName, OnError, PluginErrorKind, PluginLogger, PluginObserver,
   PluginState, PluginStats, RequestDecision, RequestView, ResponseDecision, ResponseView, RouteDecision, RouteTargets,
 } from './plugin-types.js';
+import { HOOKS } from './plugin-types.js';
 import { SMOKE_REQUEST, SMOKE_RESPONSE } from './request-view.js';
 import { encodeRequestView, encodeResponseView } from './request-wire.js';
 
@@ -46,6 +47,7 @@ export interface PluginOptions {
 const TERMINATIONS: ReadonlySet<PluginErrorKind> = new Set(['timeout', 'oom', 'disposed']);
 const silent: PluginLogger = { info() {}, warn() {}, error() {} };
 const emptyCalls = (): PluginStats['calls'] => ({ onRequest: {}, route: {}, onResponse: {} });
+const NO_DECISION = Object.freeze({ ok: true, decision: null }) as CallResult<never>;
 const wire = (req: RequestView | string): string => (typeof req === 'string' ? req : encodeRequestView(req));
 
 export class Plugin {
@@ -65,6 +67,8 @@ export class Plugin {
   #loadedAt = new Date();
   #hooks: readonly HookName[];
   #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, lastError: null as PluginStats['lastError'] };
+  /** Successful calls per hook (merged into stats().calls as `ok`); other outcomes are counted in #stats. */
+  #okCalls: Record<HookName, number> = { onRequest: 0, route: 0, onResponse: 0 };
 
   private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
     this.name = opts.name;
@@ -154,10 +158,19 @@ export class Plugin {
     return {
       name: this.name, file: this.#source.displayName, version: this.version, state: this.#state,
       hooks: [...this.hooks], onError: this.#opts.onError ?? 'default',
-      calls: structuredClone(s.calls), errors: s.errors, terminations: s.terminations, rebuilds: s.rebuilds,
+      calls: this.#callCounts(), errors: s.errors, terminations: s.terminations, rebuilds: s.rebuilds,
       reloads: s.reloads, heapBytes: this.#sandbox?.heapBytes() ?? 0, logsDropped: this.#log.dropped,
       lastError: s.lastError, loadedAt: this.#loadedAt.toISOString(),
     };
+  }
+
+  #callCounts(): PluginStats['calls'] {
+    const calls = structuredClone(this.#stats.calls);
+    for (const hook of HOOKS) {
+      const ok = this.#okCalls[hook] + (calls[hook].ok ?? 0);
+      if (ok > 0) calls[hook].ok = ok;
+    }
+    return calls;
   }
 
   close(): void {
@@ -175,11 +188,13 @@ export class Plugin {
     if (!sandbox) return this.#failed(hook, t0, 'disposed', 'isolate could not be rebuilt');
     if (!sandbox.has(hook)) return this.#done(hook, t0, 'ok', null);
     let raw: unknown;
+    let t1: number;
     try {
       raw = sandbox.call(hook, args);
+      t1 = performance.now();
       // A call runs on this thread, so it cannot use more CPU than its wall time: only a call that
       // outlasted the CPU limit (work that escaped the time limit) needs its CPU looked up.
-      if (performance.now() - t0 > this.#opts.cpuLimitMs) {
+      if (t1 - t0 > this.#opts.cpuLimitMs) {
         const cpuMs = sandbox.lastCallCpuMs();
         if (cpuMs > this.#opts.cpuLimitMs) {
           return this.#failed(hook, t0, 'timeout', `${hook} used ${cpuMs}ms CPU (limit ${this.#opts.cpuLimitMs}ms)`);
@@ -197,8 +212,17 @@ export class Plugin {
       }
       return this.#failed(hook, t0, f.kind, f.message);
     }
+    if (raw === undefined || raw === null) return this.#ok(hook, t1 - t0, NO_DECISION);
     const v = validateDecision(hook, raw, targets);
-    return v.ok ? this.#done(hook, t0, 'ok', v.decision) : this.#failed(hook, t0, 'malformed', v.message);
+    return v.ok ? this.#ok(hook, t1 - t0, { ok: true, decision: v.decision }) : this.#failed(hook, t0, 'malformed', v.message);
+  }
+
+  /** The common case, kept short: count, observe, return. */
+  #ok<H extends HookName>(hook: H, ms: number, result: CallResult<DecisionFor[H]>): CallResult<DecisionFor[H]> {
+    this.#callWallNs += ms * 1e6;
+    this.#okCalls[hook]++;
+    this.#opts.observer?.onCall?.({ plugin: this.name, hook, outcome: 'ok', seconds: ms / 1000 });
+    return result;
   }
 
   #failed<H extends HookName>(hook: H, t0: number, kind: PluginErrorKind, message: string, blame = true): CallResult<DecisionFor[H]> {
