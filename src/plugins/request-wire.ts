@@ -47,16 +47,16 @@ export function encodeRequest(f: RequestFields, headers: IncomingHttpHeaders | H
   if (unsafe(f.client.user) || unsafe(sni) || unsafe(f.route)) return asJson(f, headers);
   if (!parsed && (unsafe(f.id) || f.id.charCodeAt(0) === 0 || unsafe(f.mode) || unsafe(f.method) || unsafe(f.url)
     || unsafe(f.host) || unsafe(f.path) || unsafe(f.query) || unsafe(f.client.ip) || unsafe(version))) return asJson(f, headers);
-  const parts = [f.id, f.mode, f.method, f.url, f.host, f.path, f.query, f.client.ip, String(f.client.port),
-    nullable(f.client.user), nullable(sni), nullable(version), nullable(f.route)];
+  let s = f.id + NL + f.mode + NL + f.method + NL + f.url + NL + f.host + NL + f.path + NL + f.query + NL + f.client.ip
+    + NL + f.client.port + NL + nullable(f.client.user) + NL + nullable(sni) + NL + nullable(version) + NL + nullable(f.route);
   for (const name in headers) {
     const raw = headers[name];
     if (raw === undefined) continue;
     const value = headerValue(name, raw);
     if (!parsed && (value.includes(NL) || name.includes(NL))) return asJson(f, headers);
-    parts.push(name, value);
+    s += NL + name + NL + value;
   }
-  return parts.join(NL);
+  return s;
 }
 
 export function encodeRequestView(v: RequestView): string {
