@@ -58,16 +58,22 @@ const describe = (e) => {
   } catch { return 'thrown: [unprintable value]'; }
 };
 // The result leaves as JSON (a string needs no copy options, see request-wire.ts), or as nothing.
-// JSON would drop functions and turn a Map into {}: anything but plain data is refused instead.
+// JSON would drop functions and turn a Map into {}: anything but plain data is refused instead,
+// by a walk in JavaScript first (a JSON.stringify replacer costs a call from C++ per value).
 const { getPrototypeOf } = Object, objectProto = Object.prototype, arrayProto = Array.prototype;
-const plainOnly = (key, v) => {
+const notPlain = (v, at, depth) => {
   const type = typeof v;
-  if (type === 'function' || type === 'symbol') throw new TypeError('a ' + type + ' at "' + key + '"');
-  if (type === 'object' && v !== null) {
-    const proto = getPrototypeOf(v);
-    if (proto !== objectProto && proto !== arrayProto && proto !== null) throw new TypeError('a non-plain object at "' + key + '"');
+  if (type === 'string' || type === 'number' || type === 'boolean' || type === 'undefined' || v === null) return '';
+  if (type !== 'object') return 'a ' + type + ' at "' + at + '"';
+  if (depth > 16) return 'nested deeper than 16 at "' + at + '"';
+  const proto = getPrototypeOf(v);
+  if (proto === arrayProto) {
+    for (let i = 0; i < v.length; i++) { const bad = notPlain(v[i], i, depth + 1); if (bad) return bad; }
+    return '';
   }
-  return v;
+  if (proto !== objectProto && proto !== null) return 'a non-plain object at "' + at + '"';
+  for (const k in v) { const bad = notPlain(v[k], k, depth + 1); if (bad) return bad; }
+  return '';
 };
 const settle = (r, threw) => {
   const dropped = takeDropped();
@@ -80,7 +86,9 @@ const settle = (r, threw) => {
       failure = 'hook returned a Promise: hooks must be synchronous (no async/await)';
       return '${FAILED_MALFORMED}';
     }
-    return JSON.stringify(r, plainOnly);
+    const bad = notPlain(r, '', 0);
+    if (!bad) return JSON.stringify(r);
+    failure = 'result is not plain data: ' + bad;
   } catch (e) { failure = 'result is not plain data: ' + describe(e); }
   return '${FAILED_MALFORMED}';
 };
