@@ -9,7 +9,7 @@ import { LogLimiter } from './log-limiter.js';
 import { Sandbox, SandboxFailure, type SandboxOptions } from './plugin-sandbox.js';
 import { PluginLoadError, readPluginSource, type PluginSource } from './plugin-source.js';
 import type {
-  CallOutcome, CallResult, DecisionFor, HookName, OnError, PluginErrorKind, PluginLogger, PluginObserver,
+  CallResult, DecisionFor, HookName, OnError, PluginErrorKind, PluginLogger, PluginObserver,
   PluginState, PluginStats, RequestDecision, RequestView, ResponseDecision, ResponseView, RouteDecision, RouteTargets,
 } from './plugin-types.js';
 import { HOOKS } from './plugin-types.js';
@@ -67,7 +67,7 @@ export class Plugin {
   #loadedAt = new Date();
   #hooks: readonly HookName[];
   #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, lastError: null as PluginStats['lastError'] };
-  /** Successful calls per hook (merged into stats().calls as `ok`); other outcomes are counted in #stats. */
+  /** Successful calls per hook (stats().calls[hook].ok); the other outcomes are counted in #stats.calls. */
   #okCalls: Record<HookName, number> = { onRequest: 0, route: 0, onResponse: 0 };
 
   private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
@@ -167,8 +167,7 @@ export class Plugin {
   #callCounts(): PluginStats['calls'] {
     const calls = structuredClone(this.#stats.calls);
     for (const hook of HOOKS) {
-      const ok = this.#okCalls[hook] + (calls[hook].ok ?? 0);
-      if (ok > 0) calls[hook].ok = ok;
+      if (this.#okCalls[hook] > 0) calls[hook].ok = this.#okCalls[hook];
     }
     return calls;
   }
@@ -186,7 +185,7 @@ export class Plugin {
     }
     const sandbox = this.#sandbox ?? this.#rebuild();
     if (!sandbox) return this.#failed(hook, t0, 'disposed', 'isolate could not be rebuilt');
-    if (!sandbox.has(hook)) return this.#done(hook, t0, 'ok', null);
+    if (!sandbox.has(hook)) return this.#ok(hook, performance.now() - t0, NO_DECISION);
     let raw: unknown;
     let t1: number;
     try {
@@ -233,15 +232,16 @@ export class Plugin {
     return this.#done(hook, t0, kind, message);
   }
 
-  #done<H extends HookName>(hook: H, t0: number, outcome: CallOutcome, decisionOrMessage: unknown): CallResult<DecisionFor[H]> {
+  /** A call that did not succeed: counted by outcome and observed like a successful one. */
+  #done<H extends HookName>(hook: H, t0: number, outcome: PluginErrorKind, message: string): CallResult<DecisionFor[H]> {
     const seconds = (performance.now() - t0) / 1000;
     this.#callWallNs += seconds * 1e9;
     const byOutcome = this.#stats.calls[hook];
     byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
     this.#opts.observer?.onCall?.({ plugin: this.name, hook, outcome, seconds });
-    if (outcome === 'ok') return { ok: true, decision: decisionOrMessage as DecisionFor[H] };
-    return { ok: false, error: { kind: outcome, message: String(decisionOrMessage) }, onError: this.onErrorFor(hook) };
+    return { ok: false, error: { kind: outcome, message }, onError: this.onErrorFor(hook) };
   }
+
 
   /** The isolate is gone or untrustworthy: count it, quarantine on too many, else rebuild now. */
   #terminated(kind: PluginErrorKind, message: string, blame = true): void {

@@ -5,13 +5,18 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { HeaderView, RequestView, ResponseView } from './plugin-types.js';
 
+/** One request header's value as plugins see it: repeated values joined (cookies with "; "). `name` is lower-case. */
+export function headerValue(name: string, value: string | string[]): string {
+  return Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : String(value);
+}
+
 /** Node's headers → plugin header view: lower-case names, repeated values joined (cookie with "; "). */
 export function headerView(headers: IncomingHttpHeaders): HeaderView {
   const out: HeaderView = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const key = name.toLowerCase();
-    out[key] = Array.isArray(value) ? value.join(key === 'cookie' ? '; ' : ', ') : String(value);
+    out[key] = headerValue(key, value);
   }
   return out;
 }

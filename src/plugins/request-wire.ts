@@ -14,6 +14,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { HeaderView, RequestView, ResponseView } from './plugin-types.js';
+import { headerValue, headerView } from './request-view.js';
 
 /** The request fields besides the headers. */
 export type RequestFields = Omit<RequestView, 'headers'>;
@@ -23,18 +24,8 @@ const JSON_MARK = '\u0000';
 const nullable = (v: string | null): string => (v === null ? '' : `=${v}`);
 const unsafe = (v: string | null): boolean => v !== null && v.includes(NL);
 
-/** Node's request headers (or a header view) → one value per name: repeated values joined, cookies with "; ". */
-function headerValue(name: string, value: string | string[]): string {
-  return typeof value === 'string' ? value : value.join(name === 'cookie' ? '; ' : ', ');
-}
-
 function asJson(f: RequestFields, headers: IncomingHttpHeaders | HeaderView): string {
-  const h: HeaderView = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value !== undefined) h[name] = headerValue(name, value);
-  }
-  return JSON_MARK + JSON.stringify({ ...f, headers: h });
+  return JSON_MARK + JSON.stringify({ ...f, headers: headerView(headers) });
 }
 
 /**
