@@ -34,16 +34,22 @@ return function takeDropped() { const d = dropped; dropped = 0; budget = perCall
 
 /**
  * Binds the module's exported hooks once. $0: module namespace, $1: ctx.config (a copy),
- * $2: takeDropped from LOG_SHIM, $3: the host log callback (for the dropped-lines count).
- * Returns { onRequest?, route?, onResponse?, lastFailure }. A hook wrapper takes the views as
- * request-wire.ts encodes them and returns the plugin's value as JSON (or undefined/null), or one
- * of the FAILED_* sentinels with the message kept for `lastFailure()`: that tells plugin throws
- * and unserialisable results apart from timeouts without a per-call envelope.
+ * $2: takeDropped from LOG_SHIM, $3: the host log callback (for the dropped-lines count),
+ * $4: ms a batch may run before it stops starting calls.
+ * Returns { onRequest?, route?, onResponse?, onRequestMany?, routeMany?, onResponseMany?, lastFailure }.
+ * A hook wrapper takes the views as request-wire.ts encodes them and returns the plugin's value as
+ * JSON (or undefined/null), or one of the FAILED_* sentinels with the message kept for
+ * `lastFailure()`: that tells plugin throws and unserialisable results apart from timeouts without
+ * a per-call envelope. A `…Many` wrapper makes several calls in one crossing (call-batcher.ts):
+ * it takes their views one after the other and returns one line per call made ('' for no
+ * decision, JSON, or a FAILED_* sentinel followed by the message as a JSON string). It stops
+ * starting calls once $4 ms have passed, so a batch of slow calls ends well within the limit
+ * of one call; the host makes the rest in another crossing.
  */
 export const FAILED_THROW = '\u0000gatehouse:throw';
 export const FAILED_MALFORMED = '\u0000gatehouse:malformed';
 export const HOOK_SHIM = `
-const ns = $0, takeDropped = $2, emit = $3;
+const ns = $0, takeDropped = $2, emit = $3, batchBudgetMs = $4;
 takeDropped(); // top-level logging does not eat the first call's budget
 const freeze = (o) => { if (o && typeof o === 'object') { for (const v of Object.values(o)) freeze(v); Object.freeze(o); } return o; };
 const ctx = Object.freeze({ config: freeze($1 ?? {}) });
@@ -121,7 +127,27 @@ const wrap = (fn, arity) => {
     ? function (res, req) { let r; try { r = fn(decode(res), decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); }
     : function (req) { let r; try { r = fn(decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); };
 };
+// JSON never holds a raw newline, and neither do the sentinels: one line per call.
+const line = (s) => (s === undefined || s === null ? '' : s.charCodeAt(0) === 0 ? s + JSON.stringify(failure) : s);
+const wrapMany = (fn, arity) => {
+  if (typeof fn !== 'function') return undefined;
+  return function (...views) {
+    const t0 = Date.now();
+    let out = '';
+    for (let i = 0; i < views.length; i += arity) {
+      if (i > 0) {
+        if (Date.now() - t0 >= batchBudgetMs) break;
+        out += '\\n';
+      }
+      let r;
+      try { r = arity === 2 ? fn(decode(views[i]), decode(views[i + 1]), ctx) : fn(decode(views[i]), ctx); } catch (e) { failure = describe(e); out += line(settle(undefined, true)); continue; }
+      out += line(settle(r, false));
+    }
+    return out;
+  };
+};
 // Read once: a later reassignment of an exported binding does not change the hooks.
 return { onRequest: wrap(ns.onRequest, 1), route: wrap(ns.route, 1), onResponse: wrap(ns.onResponse, 2),
+  onRequestMany: wrapMany(ns.onRequest, 1), routeMany: wrapMany(ns.route, 1), onResponseMany: wrapMany(ns.onResponse, 2),
   lastFailure: () => failure };
 `;

@@ -17,6 +17,8 @@ export interface SandboxOptions {
   timeoutMs: number;
   /** Wall time for the module's top level in ms. */
   loadTimeoutMs: number;
+  /** A batch (callMany) stops starting calls after this many ms; default half of timeoutMs. */
+  batchBudgetMs?: number;
   /** The plugin's `options` from its config entry, as `ctx.config`. */
   config: unknown;
   /** Log lines a single call may emit before the rest are dropped inside the isolate. */
@@ -41,6 +43,8 @@ export class Sandbox {
   readonly hooks: readonly HookName[];
   #isolate: ivm.Isolate;
   #refs: Partial<Record<HookName, ivm.Reference>>;
+  /** The same hooks, several calls per crossing (callMany). */
+  #many: Partial<Record<HookName, ivm.Reference>>;
   #lastFailure: ivm.Reference;
   #timeoutMs: number;
   /** The shared watchdog's word for this isolate (null: none free, every call uses `#timedOpts`). */
@@ -50,9 +54,10 @@ export class Sandbox {
   /** Isolate CPU ns before the last call, or -1n when the watchdog watched it. */
   #cpu0 = -1n;
 
-  private constructor(isolate: ivm.Isolate, refs: Partial<Record<HookName, ivm.Reference>>, lastFailure: ivm.Reference, timeoutMs: number) {
+  private constructor(isolate: ivm.Isolate, refs: Refs, many: Refs, lastFailure: ivm.Reference, timeoutMs: number) {
     this.#isolate = isolate;
     this.#refs = refs;
+    this.#many = many;
     this.#lastFailure = lastFailure;
     this.hooks = HOOKS.filter((h) => refs[h]);
     this.#timeoutMs = timeoutMs;
@@ -85,17 +90,21 @@ export class Sandbox {
         throw err;
       }
       const configCopy = new ivm.ExternalCopy(opts.config ?? {}).copyInto({ release: true });
-      const bound = context.evalClosureSync(HOOK_SHIM, [mod.namespace.derefInto(), configCopy, takeDropped.derefInto(), log],
+      const batchBudgetMs = opts.batchBudgetMs ?? opts.timeoutMs / 2;
+      const bound = context.evalClosureSync(HOOK_SHIM, [mod.namespace.derefInto(), configCopy, takeDropped.derefInto(), log, batchBudgetMs],
         { result: { reference: true }, timeout: opts.loadTimeoutMs }) as ivm.Reference;
-      const refs: Partial<Record<HookName, ivm.Reference>> = {};
+      const refs: Refs = {};
+      const many: Refs = {};
       for (const hook of HOOKS) {
         const ref = bound.getSync(hook, { reference: true }) as ivm.Reference;
-        if (ref.typeof === 'function') refs[hook] = ref;
+        if (ref.typeof !== 'function') continue;
+        refs[hook] = ref;
+        many[hook] = bound.getSync(`${hook}Many`, { reference: true }) as ivm.Reference;
       }
       if (Object.keys(refs).length === 0) {
         throw new PluginLoadError(src.displayName, 'exports none of onRequest, route, onResponse');
       }
-      return new Sandbox(isolate, refs, bound.getSync('lastFailure', { reference: true }) as ivm.Reference, opts.timeoutMs);
+      return new Sandbox(isolate, refs, many, bound.getSync('lastFailure', { reference: true }) as ivm.Reference, opts.timeoutMs);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw loadErrorFrom(src, err);
@@ -116,6 +125,31 @@ export class Sandbox {
   call(hook: HookName, args: string[]): unknown {
     const ref = this.#refs[hook];
     if (!ref) return undefined;
+    const out = this.#apply(ref, args, hook);
+    if (typeof out !== 'string') return out; // undefined or null: no decision
+    if (out === FAILED_THROW || out === FAILED_MALFORMED) {
+      throw new SandboxFailure(out === FAILED_THROW ? 'throw' : 'malformed', this.#failureMessage());
+    }
+    return parseDecision(hook, out);
+  }
+
+  /**
+   * Several calls of `hook` in one crossing; `args` holds each call's arguments one after the other.
+   * Returns one result per call made, in order: the parsed decision (undefined: none) or a
+   * SandboxFailure (throw | malformed) of that call alone. Fewer results than calls means the batch
+   * ran out of time (see HOOK_SHIM): the caller makes the rest again. Throws SandboxFailure when the
+   * crossing as a whole failed (timeout, oom, disposed): which call was at fault is then unknown.
+   */
+  callMany(hook: HookName, args: string[], calls: number): unknown[] {
+    const ref = this.#many[hook];
+    if (!ref) return new Array(calls).fill(undefined);
+    const out = this.#apply(ref, args, `a batch of ${calls} ${hook} calls`);
+    if (typeof out !== 'string') throw new SandboxFailure('malformed', `${hook} batch answered ${typeof out}`);
+    return out.split('\n').map((line) => resultOf(hook, line));
+  }
+
+  /** One crossing, guarded by the watchdog or isolated-vm's timeout; failures classified as SandboxFailure. */
+  #apply(ref: ivm.Reference, args: string[], what: string): unknown {
     // (No isDisposed check first: it is a native call, and a disposed isolate's call throws and is classified below.)
     const slot = this.#slot;
     const watched = slot !== null && slot.begin();
@@ -134,7 +168,7 @@ export class Sandbox {
       // The watchdog terminated the call (it may have returned just in time; it is over its limit all the same).
       const cpuMs = slot.cpuMsSinceBegin();
       this.dispose();
-      throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#timeoutMs}ms`, cpuMs);
+      throw new SandboxFailure('timeout', `${what} ran longer than ${this.#timeoutMs}ms`, cpuMs);
     }
     if (threw) {
       const message = String((error as Error)?.message ?? error);
@@ -143,19 +177,11 @@ export class Sandbox {
           ? new SandboxFailure('oom', 'isolate ran out of memory and was disposed')
           : new SandboxFailure('disposed', `isolate was disposed: ${message}`);
       }
-      if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${hook} ran longer than ${this.#timeoutMs}ms`, this.lastCallCpuMs());
+      if (message === TIMED_OUT) throw new SandboxFailure('timeout', `${what} ran longer than ${this.#timeoutMs}ms`, this.lastCallCpuMs());
       // The shim catches plugin throws and encodes the result: nothing known is left to land here.
-      throw new SandboxFailure('malformed', `${hook} call failed: ${message}`);
+      throw new SandboxFailure('malformed', `${what} failed: ${message}`);
     }
-    if (typeof out !== 'string') return out; // undefined or null: no decision
-    if (out === FAILED_THROW || out === FAILED_MALFORMED) {
-      throw new SandboxFailure(out === FAILED_THROW ? 'throw' : 'malformed', this.#failureMessage());
-    }
-    try {
-      return JSON.parse(out);
-    } catch {
-      throw new SandboxFailure('malformed', `${hook} returned something that is not plain data`);
-    }
+    return out;
   }
 
   /**
@@ -193,6 +219,28 @@ export class Sandbox {
     // The watchdog may be disposing it at the same moment.
     try { if (!this.#isolate.isDisposed) this.#isolate.dispose(); } catch { /* already disposed */ }
   }
+}
+
+type Refs = Partial<Record<HookName, ivm.Reference>>;
+
+function parseDecision(hook: HookName, json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new SandboxFailure('malformed', `${hook} returned something that is not plain data`);
+  }
+}
+
+/** One line of a batch's answer (HOOK_SHIM): the decision, or the call's own failure as a value. */
+function resultOf(hook: HookName, line: string): unknown {
+  if (line === '') return undefined;
+  if (line.charCodeAt(0) !== 0) {
+    try { return parseDecision(hook, line); } catch (err) { return err; }
+  }
+  const kind = line.startsWith(FAILED_THROW) ? 'throw' : 'malformed';
+  let message: string;
+  try { message = String(JSON.parse(line.slice(kind === 'throw' ? FAILED_THROW.length : FAILED_MALFORMED.length))); } catch { message = 'unknown failure'; }
+  return new SandboxFailure(kind, message);
 }
 
 function compile(isolate: ivm.Isolate, src: PluginSource): ivm.Module {

@@ -12,7 +12,7 @@ import { requestViewOf, requestWireOf, rewriteViewPath } from './context-view.js
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
 import { encodeRequestView } from './request-wire.js';
-import type { HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
+import type { CallResult, HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
 
 /** What the stage needs of a pool: membership of an upstream by origin. */
 export interface PluginPool { find(origin: string): unknown }
@@ -93,8 +93,8 @@ export function pluginStage(opts: PluginStageOptions): Stage {
   const targets = pools ? routeTargets(pools) : undefined;
   return {
     name: 'plugins',
-    // Not async: nothing runs after next(), and compose turns the throws below into rejections.
     handle(ctx, next) {
+      const routing = pools !== undefined && targets !== undefined && ctx.listener.mode === 'reverse';
       // Encoded once for every plugin; the view object is built only for a rewrite to update.
       let wire = requestWireOf(ctx);
       let view: RequestView | undefined;
@@ -103,47 +103,79 @@ export function pluginStage(opts: PluginStageOptions): Stage {
       if (plugins.some((p) => p.has('onResponse'))) {
         ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => entered, pluginFailure));
       }
-      for (const plugin of plugins) {
-        if (plugin.has('onRequest')) {
-          const r = plugin.onRequest(wire);
+      if (!plugins.some((p) => p.has('onRequest') || (routing && p.has('route')))) return next();
+      // The hooks are queued and made with this turn's other requests (call-batcher.ts): one plugin after the other.
+      return new Promise<void>((resolve, reject) => {
+        /** What an onRequest decision means here: go on, or the request is answered. Throws a ProxyError to deny. */
+        const onRequestDone = (plugin: Plugin, r: CallResult<RequestDecision>): 'next' | 'answered' => {
           if (!r.ok) {
             const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
             if (err) throw err;
-          } else if (r.decision !== null) {
-            const d = r.decision;
-            if ('deny' in d) {
-              ctx.logFields.plugin = plugin.name;
-              throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
-            }
-            if ('respond' in d) {
-              ctx.logFields.plugin = plugin.name;
-              respond(ctx, d.respond);
-              return Promise.resolve();
-            }
-            view ??= requestViewOf(ctx);
-            rewrite(ctx, view, d);
-            wire = encodeRequestView(view);
+            return 'next';
           }
-        }
-        entered++;
-      }
-      if (pools && targets && ctx.listener.mode === 'reverse') {
-        // the first route hook that names a target decides
-        for (const plugin of plugins) {
-          if (!plugin.has('route')) continue;
-          const r = plugin.route(wire, targets);
+          const d = r.decision;
+          if (d === null) return 'next';
+          if ('deny' in d) {
+            ctx.logFields.plugin = plugin.name;
+            throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
+          }
+          if ('respond' in d) {
+            ctx.logFields.plugin = plugin.name;
+            respond(ctx, d.respond);
+            return 'answered';
+          }
+          view ??= requestViewOf(ctx);
+          rewrite(ctx, view, d);
+          wire = encodeRequestView(view);
+          return 'next';
+        };
+        /** Whether a route decision named a target (the first that does decides). */
+        const routeDone = (plugin: Plugin, r: CallResult<RouteDecision>): boolean => {
           if (!r.ok) {
             const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
             if (err) throw err;
-            continue;
+            return false;
           }
-          if (r.decision === null) continue;
-          applyRoute(ctx, r.decision, pools());
+          if (r.decision === null) return false;
+          applyRoute(ctx, r.decision, pools!());
           ctx.logFields.routed_by = plugin.name;
-          break;
-        }
-      }
-      return next();
+          return true;
+        };
+        const requestHooks = (from: number): void => {
+          for (let i = from; i < plugins.length; i++) {
+            const plugin = plugins[i]!;
+            if (plugin.has('onRequest')) {
+              plugin.enqueue('onRequest', [wire], (r) => {
+                try {
+                  if (onRequestDone(plugin, r) === 'answered') { resolve(); return; }
+                  entered++;
+                  requestHooks(i + 1);
+                } catch (err) { reject(err); }
+              });
+              return;
+            }
+            entered++;
+          }
+          routeHooks(0);
+        };
+        const routeHooks = (from: number): void => {
+          if (routing) {
+            for (let i = from; i < plugins.length; i++) {
+              const plugin = plugins[i]!;
+              if (!plugin.has('route')) continue;
+              plugin.enqueue('route', [wire], (r) => {
+                try {
+                  if (routeDone(plugin, r)) resolve(next());
+                  else routeHooks(i + 1);
+                } catch (err) { reject(err); }
+              }, targets);
+              return;
+            }
+          }
+          resolve(next());
+        };
+        requestHooks(0);
+      });
     },
   };
 }

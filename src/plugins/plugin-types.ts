@@ -109,6 +109,8 @@ export interface PluginStats {
   reloads: number;
   heapBytes: number;
   logsDropped: number;
+  /** Entries into the isolate made for calls: calls per crossing shows how much batching saved. */
+  crossings: number;
   lastError: { kind: PluginErrorKind; message: string; at: string } | null;
   loadedAt: string;
 }

@@ -4,6 +4,7 @@
  * Every hook call returns a CallResult; nothing here throws to the request path.
  */
 import { performance } from 'node:perf_hooks';
+import { flushSoon, type Flushable } from './call-batcher.js';
 import { validateDecision } from './decision-validate.js';
 import { LogLimiter } from './log-limiter.js';
 import { Sandbox, SandboxFailure, type SandboxOptions } from './plugin-sandbox.js';
@@ -49,8 +50,17 @@ const silent: PluginLogger = { info() {}, warn() {}, error() {} };
 const emptyCalls = (): PluginStats['calls'] => ({ onRequest: {}, route: {}, onResponse: {} });
 const NO_DECISION = Object.freeze({ ok: true, decision: null }) as CallResult<never>;
 const wire = (req: RequestView | string): string => (typeof req === 'string' ? req : encodeRequestView(req));
+/** Calls per crossing at most (the shim also stops a batch at half the call time limit). */
+const MAX_BATCH = 64;
 
-export class Plugin {
+/** A call waiting for its batch: the hook's arguments as encoded for the isolate, and where the result goes. */
+interface QueuedCall {
+  args: string[];
+  targets: RouteTargets | undefined;
+  done(result: CallResult<never>): void;
+}
+
+export class Plugin implements Flushable {
   readonly name: string;
   readonly file: string;
   #opts: FullOptions;
@@ -66,9 +76,13 @@ export class Plugin {
   #watchdog: NodeJS.Timeout | undefined;
   #loadedAt = new Date();
   #hooks: readonly HookName[];
-  #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, lastError: null as PluginStats['lastError'] };
+  #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, crossings: 0, lastError: null as PluginStats['lastError'] };
   /** Successful calls per hook (stats().calls[hook].ok); the other outcomes are counted in #stats.calls. */
   #okCalls: Record<HookName, number> = { onRequest: 0, route: 0, onResponse: 0 };
+  /** Calls waiting for this turn's batch (call-batcher.ts), per hook. */
+  #queued: Record<HookName, QueuedCall[]> = { onRequest: [], route: [], onResponse: [] };
+  #flushing = false;
+  #closed = false;
 
   private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
     this.name = opts.name;
@@ -119,6 +133,30 @@ export class Plugin {
   }
 
   /**
+   * The same calls, made later in this turn of the event loop together with the others queued
+   * (one crossing for all, see call-batcher.ts); `done` receives the result, never a throw.
+   * `args` as for the direct calls: the request's encoding, and for onResponse the response's first.
+   */
+  enqueue<H extends HookName>(hook: H, args: string[], done: (result: CallResult<DecisionFor[H]>) => void, targets?: RouteTargets): void {
+    this.#queued[hook].push({ args, targets, done: done as QueuedCall['done'] });
+    if (!this.#flushing) {
+      this.#flushing = true;
+      flushSoon(this);
+    }
+  }
+
+  /** Makes the queued calls (call-batcher.ts runs this). */
+  flush(): void {
+    this.#flushing = false;
+    for (const hook of HOOKS) {
+      const queue = this.#queued[hook];
+      if (queue.length === 0) continue;
+      this.#queued[hook] = [];
+      for (let i = 0; i < queue.length; i += MAX_BATCH) this.#callMany(hook, queue.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  /**
    * Re-reads the file, builds the new version in a fresh isolate, smoke-tests it and swaps it in.
    * On failure the old version keeps serving. A successful reload lifts a quarantine.
    * `ifChanged`: an unchanged file of an active plugin keeps its isolate (and module state).
@@ -159,7 +197,7 @@ export class Plugin {
       name: this.name, file: this.#source.displayName, version: this.version, state: this.#state,
       hooks: [...this.hooks], onError: this.#opts.onError ?? 'default',
       calls: this.#callCounts(), errors: s.errors, terminations: s.terminations, rebuilds: s.rebuilds,
-      reloads: s.reloads, heapBytes: this.#sandbox?.heapBytes() ?? 0, logsDropped: this.#log.dropped,
+      reloads: s.reloads, heapBytes: this.#sandbox?.heapBytes() ?? 0, logsDropped: this.#log.dropped, crossings: s.crossings,
       lastError: s.lastError, loadedAt: this.#loadedAt.toISOString(),
     };
   }
@@ -173,6 +211,7 @@ export class Plugin {
   }
 
   close(): void {
+    this.#closed = true;
     clearInterval(this.#watchdog);
     this.#sandbox?.dispose();
     this.#sandbox = null;
@@ -180,15 +219,15 @@ export class Plugin {
 
   #call<H extends HookName>(hook: H, args: string[], targets?: RouteTargets): CallResult<DecisionFor[H]> {
     const t0 = performance.now();
-    if (this.#state === 'quarantined') {
-      return this.#done(hook, t0, 'quarantined', `plugin ${this.name} is quarantined until reload`);
-    }
+    const refused = this.#refusal(hook, t0);
+    if (refused) return refused;
     const sandbox = this.#sandbox ?? this.#rebuild();
     if (!sandbox) return this.#failed(hook, t0, 'disposed', 'isolate could not be rebuilt');
     if (!sandbox.has(hook)) return this.#ok(hook, performance.now() - t0, NO_DECISION);
     let raw: unknown;
     let t1: number;
     try {
+      this.#stats.crossings++;
       raw = sandbox.call(hook, args);
       t1 = performance.now();
       // A call runs on this thread, so it cannot use more CPU than its wall time: only a call that
@@ -211,9 +250,84 @@ export class Plugin {
       }
       return this.#failed(hook, t0, f.kind, f.message);
     }
-    if (raw === undefined || raw === null) return this.#ok(hook, t1 - t0, NO_DECISION);
+    return this.#outcome(hook, raw, targets, t0, t1 - t0);
+  }
+
+  /** Hands a queued call its result; a callback that throws must not cost the other calls of the batch theirs. */
+  #deliver(call: QueuedCall, result: CallResult<unknown>): void {
+    try {
+      call.done(result as CallResult<never>);
+    } catch (err) {
+      this.#opts.logger.error({ plugin: this.name, err: String((err as Error)?.stack ?? err) }, 'plugin result callback threw');
+    }
+  }
+
+  /** A call that is not made at all: the plugin is quarantined or unloaded. */
+  #refusal<H extends HookName>(hook: H, t0: number): CallResult<DecisionFor[H]> | undefined {
+    if (this.#state === 'quarantined') return this.#done(hook, t0, 'quarantined', `plugin ${this.name} is quarantined until reload`);
+    if (this.#closed) return this.#done(hook, t0, 'disposed', `plugin ${this.name} was unloaded`);
+    return undefined;
+  }
+
+  /** What the isolate answered (a value, or a SandboxFailure of this call alone), validated and counted. */
+  #outcome<H extends HookName>(hook: H, raw: unknown, targets: RouteTargets | undefined, t0: number, ms: number): CallResult<DecisionFor[H]> {
+    if (raw === undefined || raw === null) return this.#ok(hook, ms, NO_DECISION);
+    if (raw instanceof SandboxFailure) return this.#failed(hook, t0, raw.kind, raw.message);
     const v = validateDecision(hook, raw, targets);
-    return v.ok ? this.#ok(hook, t1 - t0, { ok: true, decision: v.decision }) : this.#failed(hook, t0, 'malformed', v.message);
+    return v.ok ? this.#ok(hook, ms, { ok: true, decision: v.decision }) : this.#failed(hook, t0, 'malformed', v.message);
+  }
+
+  /**
+   * One crossing for `calls` (a single call takes the direct path). When the crossing fails as a
+   * whole (a call ran away, memory ran out) nobody knows which call did it: the isolate is rebuilt
+   * without blaming the plugin, and each call is made again alone, where the one at fault fails
+   * (and is blamed) on its own. Calls the batch had no time left for are queued again.
+   */
+  #callMany(hook: HookName, calls: QueuedCall[]): void {
+    if (calls.length === 1) {
+      const c = calls[0]!;
+      this.#deliver(c, this.#call(hook, c.args, c.targets));
+      return;
+    }
+    const t0 = performance.now();
+    const refused = this.#refusal(hook, t0);
+    const sandbox = refused ? null : this.#sandbox ?? this.#rebuild();
+    if (!sandbox || !sandbox.has(hook)) {
+      for (const c of calls) this.#deliver(c, this.#call(hook, c.args, c.targets));
+      return;
+    }
+    const args: string[] = [];
+    for (const c of calls) for (const a of c.args) args.push(a);
+    let results: unknown[];
+    try {
+      this.#stats.crossings++;
+      results = sandbox.callMany(hook, args, calls.length);
+      const t1 = performance.now();
+      if (t1 - t0 > this.#opts.cpuLimitMs && sandbox.lastCallCpuMs() > this.#opts.cpuLimitMs) {
+        throw new SandboxFailure('timeout', `a batch of ${hook} calls used more than ${this.#opts.cpuLimitMs}ms CPU`);
+      }
+    } catch (err) {
+      const f = err instanceof SandboxFailure ? err : new SandboxFailure('disposed', String(err));
+      this.#stats.errors++;
+      this.#opts.logger.warn({ plugin: this.name, hook, kind: f.kind, calls: calls.length, err: f.message }, 'plugin batch failed; each call is made again alone');
+      if (TERMINATIONS.has(f.kind)) this.#terminated(f.kind, f.message, false);
+      for (const c of calls) this.#deliver(c, this.#call(hook, c.args, c.targets));
+      return;
+    }
+    // The crossing's time, shared out: what a call's own duration would have been is not measured.
+    const ms = (performance.now() - t0) / results.length;
+    for (let i = 0; i < results.length; i++) {
+      const c = calls[i]!;
+      this.#deliver(c, this.#outcome(hook, results[i], c.targets, t0, ms));
+    }
+    if (results.length < calls.length) {
+      const rest = calls.slice(results.length);
+      this.#queued[hook].unshift(...rest);
+      if (!this.#flushing) {
+        this.#flushing = true;
+        flushSoon(this);
+      }
+    }
   }
 
   /** The common case, kept short: count, observe, return. */

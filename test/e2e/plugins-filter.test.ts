@@ -2,6 +2,13 @@ import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
+import { loadAgent, runLoad, shoot } from '../helpers/load.js';
+
+/** The plugin's entry in GET /status. */
+async function pluginStatus(proxy: TestProxy, name: string): Promise<{ calls: { onRequest: { ok: number }; onResponse: { ok?: number } }; crossings: number }> {
+  const status = await (await fetch(`${proxy.adminUrl()}/status`)).json() as { plugins: { name: string }[] };
+  return status.plugins.find((p) => p.name === name) as never;
+}
 
 // Echoes what it saw, with a Server header a filter strips.
 const echo = () => startOrigin((req, res) => {
@@ -157,6 +164,40 @@ describe('plugins e2e: filters deny, respond, rewrite and adjust responses', fun
     expect(metrics).to.match(/gatehouse_plugin_calls_total\{plugin="failing",hook="onRequest",outcome="throw"\} \d+/);
     expect(metrics).to.match(/gatehouse_plugin_duration_seconds_count\{plugin="filter",hook="onRequest"\} \d+/);
     expect(metrics).to.match(/gatehouse_plugin_heap_bytes\{plugin="filter"\} [1-9]\d*/);
+  });
+
+  it('concurrent requests share crossings into the isolate and each gets its own decision', async () => {
+    const agent = loadAgent(60);
+    const before = await pluginStatus(proxy, 'filter');
+    try {
+      const kinds = ['deny', 'respond', 'old', 'plain'] as const;
+      const shots = await runLoad(120, 60, (i) => {
+        const kind = kinds[i % kinds.length]!;
+        const path = kind === 'deny' ? '/deny' : kind === 'respond' ? '/respond' : kind === 'old' ? `/old/${i}` : `/plain/${i}`;
+        return shoot(agent, `${proxy.url()}${path}`, { headers: { 'x-user': `user-${i}` } }).then((shot) => ({ i, kind, shot }));
+      });
+      for (const { i, kind, shot } of shots) {
+        if (kind === 'deny') expect(shot.status, `request ${i}`).to.equal(429);
+        else if (kind === 'respond') expect([shot.status, shot.body], `request ${i}`).to.deep.equal([418, 'short and stout']);
+        else {
+          expect(shot.status, `request ${i}`).to.equal(200);
+          const seen = JSON.parse(shot.body) as { url: string; headers: Record<string, string> };
+          expect(seen.url).to.equal(kind === 'old' ? `/new/${i}` : `/plain/${i}`);
+          expect(seen.headers['x-outer-saw-path']).to.equal(kind === 'old' ? `/old/${i}` : `/plain/${i}`);
+          if (kind === 'old') expect(seen.headers['x-seen-user']).to.equal(`user-${i}`);
+        }
+      }
+      const after = await pluginStatus(proxy, 'filter');
+      const calls = after.calls.onRequest.ok - (before.calls.onRequest.ok ?? 0);
+      expect(calls).to.equal(120);
+      // one crossing per event-loop turn, not per request
+      // onResponse calls are made one by one on each response head; onRequest calls share crossings
+      const responseCalls = (after.calls.onResponse.ok ?? 0) - (before.calls.onResponse.ok ?? 0);
+      const requestCrossings = after.crossings - before.crossings - responseCalls;
+      expect(requestCrossings).to.be.below(calls * 0.8);
+    } finally {
+      await agent.close();
+    }
   });
 });
 
