@@ -6,6 +6,8 @@
  * not also charged for the extra wake-ups that saturation brings. Only same-run ratios mean something.
  * Env: BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma list of scenario names),
  * BENCH_REPEAT (default 1: rounds over all scenarios, interleaved; each cell is the median of its rounds).
+ * Then the CPU one plugin adds per request, measured within one process (plugin-added.ts; name
+ * `plugin-added` in BENCH_ONLY): BENCH_AB_ROUNDS (default 6), BENCH_AB_SECONDS per slice (default 2).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,11 +17,15 @@ import { once } from 'node:events';
 import autocannon from 'autocannon';
 import { scenarios, type Scenario } from './scenarios.js';
 import { freePort, waitForPort } from './ports.js';
+import { measurePluginAdded, type AddedFigures } from './plugin-added.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
+/** The plugin-added section (plugin-added.ts): rounds, and seconds per slice. */
+const AB_ROUNDS = Math.max(1, Number(process.env.BENCH_AB_ROUNDS ?? 6));
+const AB_SECONDS = Number(process.env.BENCH_AB_SECONDS ?? 2);
 /** Offered load (req/s) of the CPU-measuring run, by body; below every proxy's saturation point here. */
 const RATE: Record<string, number> = { '1k': Number(process.env.BENCH_RATE_1K ?? 3000), '100k': Number(process.env.BENCH_RATE_100K ?? 1500) };
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
@@ -96,6 +102,21 @@ async function main(): Promise<void> {
   }
   const rows = [...samples.values()].map(medianRow);
   print(rows);
+  if (!ONLY || ONLY.includes('plugin-added')) {
+    const added = await measurePluginAdded({ origin, dir: work, rounds: AB_ROUNDS, seconds: AB_SECONDS, connections: CONNECTIONS, rate: RATE['1k']!, children });
+    printAdded(added);
+  }
+}
+
+function printAdded(figures: AddedFigures[]): void {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
+  console.log(`\nAdded CPU µs per request by one plugin, measured in one process (plugin-added.ts): median of ${AB_ROUNDS} rounds of ${AB_SECONDS}s slices, each round's difference in brackets.\n`);
+  console.log('| plugin | added at fixed load | rounds | added saturated | rounds |');
+  console.log('|---|---|---|---|---|');
+  for (const f of figures) {
+    console.log(`| ${f.name} | ${signed(median(f.fixed))} | ${f.fixed.map(signed).join(', ')} | ${signed(median(f.saturated))} | ${f.saturated.map(signed).join(', ')} |`);
+  }
 }
 
 /** The sample with the median CPU per request (so a row's figures come from one run). */

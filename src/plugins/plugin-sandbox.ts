@@ -143,7 +143,11 @@ export class Sandbox {
   callMany(hook: HookName, args: string[], calls: number): unknown[] {
     const ref = this.#many[hook];
     if (!ref) return new Array(calls).fill(undefined);
-    const out = this.#apply(ref, args, `a batch of ${calls} ${hook} calls`);
+    // One string for the batch: one copy into the isolate instead of one per view. Framed by length
+    // ("len,len,…,;" then the views back to back), as any character may occur in a view.
+    let head = '';
+    for (const a of args) head += `${a.length},`;
+    const out = this.#apply(ref, [head + ';' + args.join('')], `a batch of ${calls} ${hook} calls`);
     if (typeof out !== 'string') throw new SandboxFailure('malformed', `${hook} batch answered ${typeof out}`);
     return out.split('\n').map((line) => resultOf(hook, line));
   }

@@ -9,7 +9,7 @@ import { ProxyError } from '../core/errors.js';
 import { originOf } from '../core/origin.js';
 import type { Stage } from '../core/pipeline.js';
 import { requestViewOf, requestWireOf, rewriteViewPath } from './context-view.js';
-import type { Plugin } from './plugin.js';
+import type { CallReceiver, Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
 import { encodeRequestView } from './request-wire.js';
 import type { CallResult, HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
@@ -87,6 +87,125 @@ function applyRoute(ctx: RequestContext, d: NonNullable<RouteDecision>, pools: R
   ctx.pinnedUpstream = d.upstream;
 }
 
+/**
+ * One request's way through a stage's plugins: the onRequest hooks in order, then the route hooks
+ * until one names a target. Each hook call is queued (call-batcher.ts) and made with this turn's
+ * other requests; the chain is its own receiver, so a call costs no closure.
+ */
+class PluginChain implements CallReceiver<RequestDecision | RouteDecision> {
+  /** The request as encoded for plugins; re-encoded after a rewrite. */
+  wire: string;
+  view: RequestView | undefined;
+  /** Plugins (from the first) whose onRequest passed: only their onResponse runs. */
+  entered = 0;
+  #at = 0;
+  #routing = false;
+  #resolve!: () => void;
+  #reject!: (err: unknown) => void;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly next: () => Promise<void>,
+    private readonly plugins: readonly Plugin[],
+    private readonly targets: RouteTargets | undefined,
+    private readonly pools: (() => ReadonlyMap<string, PluginPool>) | undefined,
+  ) {
+    this.wire = requestWireOf(ctx);
+  }
+
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#requestHooks(0);
+    });
+  }
+
+  received(r: CallResult<RequestDecision | RouteDecision>): void {
+    const plugin = this.plugins[this.#at]!;
+    try {
+      if (!this.#routing) {
+        if (this.#onRequestDone(plugin, r as CallResult<RequestDecision>) === 'answered') { this.#resolve(); return; }
+        this.entered++;
+        this.#requestHooks(this.#at + 1);
+      } else if (this.#routeDone(plugin, r as CallResult<RouteDecision>)) {
+        this.#continue();
+      } else {
+        this.#routeHooks(this.#at + 1);
+      }
+    } catch (err) {
+      this.#reject(err);
+    }
+  }
+
+  #requestHooks(from: number): void {
+    for (let i = from; i < this.plugins.length; i++) {
+      if (this.plugins[i]!.has('onRequest')) {
+        this.#at = i;
+        this.plugins[i]!.enqueue('onRequest', [this.wire], this);
+        return;
+      }
+      this.entered++;
+    }
+    this.#routing = true;
+    this.#routeHooks(0);
+  }
+
+  #routeHooks(from: number): void {
+    if (this.targets !== undefined && this.ctx.listener.mode === 'reverse') {
+      for (let i = from; i < this.plugins.length; i++) {
+        if (!this.plugins[i]!.has('route')) continue;
+        this.#at = i;
+        this.plugins[i]!.enqueue('route', [this.wire], this, this.targets);
+        return;
+      }
+    }
+    this.#continue();
+  }
+
+  #continue(): void {
+    this.next().then(this.#resolve, this.#reject);
+  }
+
+  /** What an onRequest result means here: go on, or the request is answered. Throws a ProxyError to deny. */
+  #onRequestDone(plugin: Plugin, r: CallResult<RequestDecision>): 'next' | 'answered' {
+    const ctx = this.ctx;
+    if (!r.ok) {
+      const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
+      if (err) throw err;
+      return 'next';
+    }
+    const d = r.decision;
+    if (d === null) return 'next';
+    if ('deny' in d) {
+      ctx.logFields.plugin = plugin.name;
+      throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
+    }
+    if ('respond' in d) {
+      ctx.logFields.plugin = plugin.name;
+      respond(ctx, d.respond);
+      return 'answered';
+    }
+    this.view ??= requestViewOf(ctx);
+    rewrite(ctx, this.view, d);
+    this.wire = encodeRequestView(this.view);
+    return 'next';
+  }
+
+  /** Whether a route result named a target (the first that does decides). */
+  #routeDone(plugin: Plugin, r: CallResult<RouteDecision>): boolean {
+    if (!r.ok) {
+      const err = pluginFailure(this.ctx, plugin, 'route', r.error, r.onError);
+      if (err) throw err;
+      return false;
+    }
+    if (r.decision === null) return false;
+    applyRoute(this.ctx, r.decision, this.pools!());
+    this.ctx.logFields.routed_by = plugin.name;
+    return true;
+  }
+}
+
 export function pluginStage(opts: PluginStageOptions): Stage {
   const plugins = opts.plugins;
   const pools = opts.pools;
@@ -94,88 +213,25 @@ export function pluginStage(opts: PluginStageOptions): Stage {
   return {
     name: 'plugins',
     handle(ctx, next) {
-      const routing = pools !== undefined && targets !== undefined && ctx.listener.mode === 'reverse';
-      // Encoded once for every plugin; the view object is built only for a rewrite to update.
-      let wire = requestWireOf(ctx);
-      let view: RequestView | undefined;
-      let entered = 0;
-      // Wrapped before onRequest runs, so a plugin's own `respond` passes the onResponse of the plugins before it.
-      if (plugins.some((p) => p.has('onResponse'))) {
-        ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => entered, pluginFailure));
+      let request = false;
+      let route = false;
+      let response = false;
+      for (const p of plugins) {
+        request ||= p.has('onRequest');
+        route ||= p.has('route');
+        response ||= p.has('onResponse');
       }
-      if (!plugins.some((p) => p.has('onRequest') || (routing && p.has('route')))) return next();
-      // The hooks are queued and made with this turn's other requests (call-batcher.ts): one plugin after the other.
-      return new Promise<void>((resolve, reject) => {
-        /** What an onRequest decision means here: go on, or the request is answered. Throws a ProxyError to deny. */
-        const onRequestDone = (plugin: Plugin, r: CallResult<RequestDecision>): 'next' | 'answered' => {
-          if (!r.ok) {
-            const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
-            if (err) throw err;
-            return 'next';
-          }
-          const d = r.decision;
-          if (d === null) return 'next';
-          if ('deny' in d) {
-            ctx.logFields.plugin = plugin.name;
-            throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
-          }
-          if ('respond' in d) {
-            ctx.logFields.plugin = plugin.name;
-            respond(ctx, d.respond);
-            return 'answered';
-          }
-          view ??= requestViewOf(ctx);
-          rewrite(ctx, view, d);
-          wire = encodeRequestView(view);
-          return 'next';
-        };
-        /** Whether a route decision named a target (the first that does decides). */
-        const routeDone = (plugin: Plugin, r: CallResult<RouteDecision>): boolean => {
-          if (!r.ok) {
-            const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
-            if (err) throw err;
-            return false;
-          }
-          if (r.decision === null) return false;
-          applyRoute(ctx, r.decision, pools!());
-          ctx.logFields.routed_by = plugin.name;
-          return true;
-        };
-        const requestHooks = (from: number): void => {
-          for (let i = from; i < plugins.length; i++) {
-            const plugin = plugins[i]!;
-            if (plugin.has('onRequest')) {
-              plugin.enqueue('onRequest', [wire], (r) => {
-                try {
-                  if (onRequestDone(plugin, r) === 'answered') { resolve(); return; }
-                  entered++;
-                  requestHooks(i + 1);
-                } catch (err) { reject(err); }
-              });
-              return;
-            }
-            entered++;
-          }
-          routeHooks(0);
-        };
-        const routeHooks = (from: number): void => {
-          if (routing) {
-            for (let i = from; i < plugins.length; i++) {
-              const plugin = plugins[i]!;
-              if (!plugin.has('route')) continue;
-              plugin.enqueue('route', [wire], (r) => {
-                try {
-                  if (routeDone(plugin, r)) resolve(next());
-                  else routeHooks(i + 1);
-                } catch (err) { reject(err); }
-              }, targets);
-              return;
-            }
-          }
-          resolve(next());
-        };
-        requestHooks(0);
-      });
+      if (!request && !(route && targets !== undefined && ctx.listener.mode === 'reverse')) {
+        if (response) {
+          const wire = requestWireOf(ctx); // now: later stages may change the request (strip_prefix)
+          ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => plugins.length, pluginFailure));
+        }
+        return next();
+      }
+      const chain = new PluginChain(ctx, next, plugins, targets, pools);
+      // Wrapped before onRequest runs, so a plugin's own `respond` passes the onResponse of the plugins before it.
+      if (response) ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => chain.wire, plugins, () => chain.entered, pluginFailure));
+      return chain.run();
     },
   };
 }

@@ -53,11 +53,14 @@ const wire = (req: RequestView | string): string => (typeof req === 'string' ? r
 /** Calls per crossing at most (the shim also stops a batch at half the call time limit). */
 const MAX_BATCH = 64;
 
+/** Where a queued call's result goes (an object, not a callback: no closure per call). */
+export interface CallReceiver<D> { received(result: CallResult<D>): void }
+
 /** A call waiting for its batch: the hook's arguments as encoded for the isolate, and where the result goes. */
 interface QueuedCall {
   args: string[];
   targets: RouteTargets | undefined;
-  done(result: CallResult<never>): void;
+  receiver: CallReceiver<never>;
 }
 
 export class Plugin implements Flushable {
@@ -134,11 +137,11 @@ export class Plugin implements Flushable {
 
   /**
    * The same calls, made later in this turn of the event loop together with the others queued
-   * (one crossing for all, see call-batcher.ts); `done` receives the result, never a throw.
+   * (one crossing for all, see call-batcher.ts); `receiver` gets the result, never a throw.
    * `args` as for the direct calls: the request's encoding, and for onResponse the response's first.
    */
-  enqueue<H extends HookName>(hook: H, args: string[], done: (result: CallResult<DecisionFor[H]>) => void, targets?: RouteTargets): void {
-    this.#queued[hook].push({ args, targets, done: done as QueuedCall['done'] });
+  enqueue<H extends HookName>(hook: H, args: string[], receiver: CallReceiver<DecisionFor[H]>, targets?: RouteTargets): void {
+    this.#queued[hook].push({ args, targets, receiver: receiver as CallReceiver<never> });
     if (!this.#flushing) {
       this.#flushing = true;
       flushSoon(this);
@@ -256,7 +259,7 @@ export class Plugin implements Flushable {
   /** Hands a queued call its result; a callback that throws must not cost the other calls of the batch theirs. */
   #deliver(call: QueuedCall, result: CallResult<unknown>): void {
     try {
-      call.done(result as CallResult<never>);
+      call.receiver.received(result as CallResult<never>);
     } catch (err) {
       this.#opts.logger.error({ plugin: this.name, err: String((err as Error)?.stack ?? err) }, 'plugin result callback threw');
     }

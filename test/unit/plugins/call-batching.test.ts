@@ -11,7 +11,7 @@ const wireFor = (path: string, headers: Record<string, string> = {}) =>
 /** Queues one onRequest call per path in this turn; resolves with the results in queue order. */
 function queueAll(p: Plugin, paths: string[]): Promise<CallResult<RequestDecision>[]> {
   return Promise.all(paths.map((path) => new Promise<CallResult<RequestDecision>>((resolve) => {
-    p.enqueue('onRequest', [wireFor(path)], resolve);
+    p.enqueue('onRequest', [wireFor(path)], { received: resolve });
   })));
 }
 
@@ -109,7 +109,7 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
     const p = load('router.js', `export function route(req) { return req.path === '/b' ? { pool: 'b' } : { pool: 'nowhere' }; }`);
     const targets = { hasPool: (name: string) => name === 'b', findUpstream: () => undefined };
     const results = await Promise.all(['/b', '/x', '/b'].map((path) => new Promise<CallResult<RouteDecision>>((resolve) => {
-      p.enqueue('route', [wireFor(path)], resolve, targets);
+      p.enqueue('route', [wireFor(path)], { received: resolve }, targets);
     })));
     expect(results.map((r) => (r.ok ? r.decision : r.error.kind))).to.deep.equal([{ pool: 'b' }, 'malformed', { pool: 'b' }]);
     expect(p.stats().crossings).to.equal(1);
@@ -120,8 +120,8 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
     const p = load('ok.js', 'export function onRequest() { return null; }', { logger });
     const got: string[] = [];
     await new Promise<void>((resolve) => {
-      p.enqueue('onRequest', [wireFor('/1')], () => { got.push('1'); throw new Error('caller bug'); });
-      p.enqueue('onRequest', [wireFor('/2')], () => { got.push('2'); resolve(); });
+      p.enqueue('onRequest', [wireFor('/1')], { received: () => { got.push('1'); throw new Error('caller bug'); } });
+      p.enqueue('onRequest', [wireFor('/2')], { received: () => { got.push('2'); resolve(); } });
     });
     expect(got).to.deep.equal(['1', '2']);
     expect(logger.lines.some((l) => l.level === 'error' && String(l.obj.err).includes('caller bug'))).to.equal(true);

@@ -1,0 +1,84 @@
+/**
+ * What one plugin adds to a request, measured inside one Gatehouse process: three routes to the same
+ * pool (none, a pass-through filter plugin, a routing plugin), driven in turn, in short slices,
+ * several rounds, with the order rotated each round. Separate processes differ by ±5–10 µs per
+ * request between runs on a shared machine (JIT decisions, heap layout, the box's load), which is
+ * as much as the plugin costs; slices of one process share all of that, so their per-round
+ * differences measure the plugin. Each figure is the median of the rounds' differences.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { freePort, waitForPort } from './ports.js';
+
+export interface AddedFigures { name: string; fixed: number[]; saturated: number[] }
+
+const ROUTES = ['plain', 'filter', 'route'] as const;
+
+function config(port: number, origin: string, dir: string): string {
+  writeFileSync(join(dir, 'ab-pass.js'), 'export function onRequest(req) {}\n');
+  writeFileSync(join(dir, 'ab-same-pool.js'), "export function route(req) { return { pool: 'app' }; }\n");
+  return `
+node_id: bench
+admin: { listen: "" }
+log: { level: info, format: json, file: ${dir}/access-ab-${port}.log }
+plugins: { dir: "${dir}", watch: false }
+reverse:
+  - listen: 127.0.0.1:${port}
+    routes:
+      - { name: plain, match: { path_prefix: /plain }, pool: app }
+      - { name: filter, match: { path_prefix: /filter }, pool: app, plugins: [ab-pass.js] }
+      - { name: route, match: { path_prefix: /route }, pool: app, plugins: [ab-same-pool.js] }
+pools:
+  app:
+    upstreams: [{ url: "${origin}" }]
+`;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function slice(pid: number, url: string, seconds: number, connections: number, rate?: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  const r = await autocannon({ url, connections, duration: seconds, ...(rate ? { overallRate: rate } : {}) });
+  const errors = r.errors + r.non2xx + r.timeouts;
+  if (errors) throw new Error(`${url}: ${errors} errors`);
+  return ((cpuSeconds(pid) - before) * 1e6) / r.requests.total;
+}
+
+export async function measurePluginAdded(opts: {
+  origin: string; dir: string; rounds: number; seconds: number; connections: number; rate: number; children: ChildProcess[];
+}): Promise<AddedFigures[]> {
+  const port = await freePort();
+  const file = join(opts.dir, 'gatehouse-ab.yaml');
+  writeFileSync(file, config(port, opts.origin, opts.dir));
+  const child = spawn(process.execPath, ['--no-node-snapshot', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  opts.children.push(child);
+  try {
+    await waitForPort(port);
+    const url = (route: string) => `http://127.0.0.1:${port}/${route}/1k`;
+    for (const route of ROUTES) await autocannon({ url: url(route), connections: opts.connections, duration: 1 }); // warm-up
+    const cpu: Record<string, { fixed: number[]; saturated: number[] }> = Object.fromEntries(ROUTES.map((r) => [r, { fixed: [], saturated: [] }]));
+    for (let round = 0; round < opts.rounds; round++) {
+      // rotate the order, so no route is always measured right after another
+      const order = ROUTES.map((_, i) => ROUTES[(i + round) % ROUTES.length]!);
+      for (const route of order) {
+        cpu[route]!.saturated.push(await slice(child.pid!, url(route), opts.seconds, opts.connections));
+        cpu[route]!.fixed.push(await slice(child.pid!, url(route), opts.seconds, opts.connections, opts.rate));
+      }
+      process.stderr.write(`plugin-added round ${round + 1}: ${ROUTES.map((r) => `${r} ${cpu[r]!.fixed.at(-1)!.toFixed(1)}/${cpu[r]!.saturated.at(-1)!.toFixed(1)}`).join(', ')} µs CPU/req (fixed/saturated)\n`);
+    }
+    const minus = (xs: number[], base: number[]) => xs.map((x, i) => Math.round((x - base[i]!) * 10) / 10);
+    return (['filter', 'route'] as const).map((r) => ({
+      name: r === 'filter' ? 'pass-through filter plugin (onRequest)' : 'routing plugin (route → its own pool)',
+      fixed: minus(cpu[r]!.fixed, cpu.plain!.fixed),
+      saturated: minus(cpu[r]!.saturated, cpu.plain!.saturated),
+    }));
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
