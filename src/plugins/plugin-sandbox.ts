@@ -149,7 +149,10 @@ export class Sandbox {
     for (const a of args) head += `${a.length},`;
     const out = this.#apply(ref, [head + ';' + args.join('')], `a batch of ${calls} ${hook} calls`);
     if (typeof out !== 'string') throw new SandboxFailure('malformed', `${hook} batch answered ${typeof out}`);
-    return out.split('\n').map((line) => resultOf(hook, line));
+    const lines = out.split('\n');
+    // More lines than calls: plugin code tampered with a built-in the shim uses (JSON.stringify…).
+    if (lines.length > calls) throw new SandboxFailure('malformed', `${hook} batch answered ${lines.length} results for ${calls} calls`);
+    return lines.map((line) => resultOf(hook, line));
   }
 
   /** One crossing, guarded by the watchdog or isolated-vm's timeout; failures classified as SandboxFailure. */

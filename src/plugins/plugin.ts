@@ -61,6 +61,7 @@ interface QueuedCall {
   args: string[];
   targets: RouteTargets | undefined;
   receiver: CallReceiver<never>;
+  delivered: boolean;
 }
 
 export class Plugin implements Flushable {
@@ -141,7 +142,7 @@ export class Plugin implements Flushable {
    * `args` as for the direct calls: the request's encoding, and for onResponse the response's first.
    */
   enqueue<H extends HookName>(hook: H, args: string[], receiver: CallReceiver<DecisionFor[H]>, targets?: RouteTargets): void {
-    this.#queued[hook].push({ args, targets, receiver: receiver as CallReceiver<never> });
+    this.#queued[hook].push({ args, targets, receiver: receiver as CallReceiver<never>, delivered: false });
     if (!this.#flushing) {
       this.#flushing = true;
       flushSoon(this);
@@ -155,7 +156,18 @@ export class Plugin implements Flushable {
       const queue = this.#queued[hook];
       if (queue.length === 0) continue;
       this.#queued[hook] = [];
-      for (let i = 0; i < queue.length; i += MAX_BATCH) this.#callMany(hook, queue.slice(i, i + MAX_BATCH));
+      for (let i = 0; i < queue.length; i += MAX_BATCH) {
+        const batch = queue.slice(i, i + MAX_BATCH);
+        try {
+          this.#callMany(hook, batch);
+        } catch (err) {
+          // A bug here must not leave requests waiting for ever, nor throw into the event loop.
+          this.#opts.logger.error({ plugin: this.name, hook, err: String((err as Error)?.stack ?? err) }, 'plugin batch failed unexpectedly');
+          for (const c of batch) {
+            if (!c.delivered) this.#deliver(c, { ok: false, error: { kind: 'disposed', message: 'internal error' }, onError: this.onErrorFor(hook) });
+          }
+        }
+      }
     }
   }
 
@@ -258,6 +270,7 @@ export class Plugin implements Flushable {
 
   /** Hands a queued call its result; a callback that throws must not cost the other calls of the batch theirs. */
   #deliver(call: QueuedCall, result: CallResult<unknown>): void {
+    call.delivered = true;
     try {
       call.receiver.received(result as CallResult<never>);
     } catch (err) {

@@ -93,6 +93,17 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
     expect(p.state).to.equal('quarantined');
   });
 
+  it('a plugin that tampers with JSON.stringify cannot shift one request\'s result onto another', async () => {
+    const p = load('tamper.js', `
+      const stringify = JSON.stringify;
+      JSON.stringify = (v) => (v && v.set_headers && v.set_headers['x-path'] !== '/' ? stringify(v) + '\\n' + stringify(v) : stringify(v));
+      export function onRequest(req) { return { set_headers: { 'x-path': req.path } }; }`);
+    const results = await queueAll(p, ['/a', '/b', '/c']);
+    // two lines per call: the batch is refused and each call made alone, where its answer is not JSON
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.kind))).to.deep.equal(['malformed', 'malformed', 'malformed']);
+    expect(p.stats().terminations).to.equal(0);
+  });
+
   it('a batch of slow calls stops at half the time limit and the rest run in the next crossing: none times out', async () => {
     const p = load('slow.js', `
       export function onRequest(req) { const until = Date.now() + 6; while (Date.now() < until) {} return null; }`,
