@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Plugin } from '../../../src/plugins/plugin.js';
-import type { CallResult, RequestDecision, RouteDecision } from '../../../src/plugins/plugin-types.js';
+import type { CallResult, RequestDecision, ResponseDecision, RouteDecision } from '../../../src/plugins/plugin-types.js';
 import { requestViewFrom } from '../../../src/plugins/request-view.js';
-import { encodeRequestView } from '../../../src/plugins/request-wire.js';
+import { encodeRequestView, encodeResponseView } from '../../../src/plugins/request-wire.js';
 import { captureLogger, PluginDir } from './plugin-fixtures.js';
 
 const wireFor = (path: string, headers: Record<string, string> = {}) =>
@@ -123,6 +123,17 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
       p.enqueue('route', [wireFor(path)], { received: resolve }, targets);
     })));
     expect(results.map((r) => (r.ok ? r.decision : r.error.kind))).to.deep.equal([{ pool: 'b' }, 'malformed', { pool: 'b' }]);
+    expect(p.stats().crossings).to.equal(1);
+  });
+
+  it('onResponse calls can be queued too: each gets its own response and request', async () => {
+    const p = load('resp.js', `export function onResponse(res, req) { return { set_headers: { 'x-seen': req.path + ' ' + res.status } }; }`);
+    const response = (status: number) => encodeResponseView({ status, headers: { 'content-type': 'text/plain' } });
+    const results = await Promise.all([['/a', 200], ['/b', 404], ['/c', 503]].map(([path, status]) => new Promise<CallResult<ResponseDecision>>((resolve) => {
+      p.enqueue('onResponse', [response(status as number), wireFor(path as string)], { received: resolve });
+    })));
+    expect(results.map((r) => (r.ok ? r.decision : r.error.kind))).to.deep.equal([
+      { set_headers: { 'x-seen': '/a 200' } }, { set_headers: { 'x-seen': '/b 404' } }, { set_headers: { 'x-seen': '/c 503' } }]);
     expect(p.stats().crossings).to.equal(1);
   });
 
