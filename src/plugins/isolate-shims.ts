@@ -41,7 +41,7 @@ return function takeDropped() { const d = dropped; dropped = 0; budget = perCall
  * JSON (or undefined/null), or one of the FAILED_* sentinels with the message kept for
  * `lastFailure()`: that tells plugin throws and unserialisable results apart from timeouts without
  * a per-call envelope. A `…Many` wrapper makes several calls in one crossing (call-batcher.ts):
- * it takes their views in one string, framed by Sandbox.callMany, and returns one line per call made ('' for no
+ * it takes their views in a few strings, framed by length (plugin-sandbox.ts), and returns one line per call made ('' for no
  * decision, JSON, or a FAILED_* sentinel followed by the message as a JSON string). It stops
  * starting calls once $4 ms have passed, so a batch of slow calls ends well within the limit
  * of one call; the host makes the rest in another crossing.
@@ -131,16 +131,18 @@ const wrap = (fn, arity) => {
 const line = (s) => (s === undefined || s === null ? '' : s.charCodeAt(0) === 0 ? s + JSON.stringify(failure) : s);
 const wrapMany = (fn, arity) => {
   if (typeof fn !== 'function') return undefined;
-  return function (batch) {
+  return function (...chunks) {
     const t0 = Date.now();
-    // "len,len,…,;" then the views back to back (see Sandbox.callMany): no character is reserved.
-    const head = batch.indexOf(';');
-    const lengths = batch.slice(0, head).split(',');
+    // Each chunk: "len,len,…,;" then its views back to back (see framed() in plugin-sandbox.ts).
     const views = [];
-    for (let i = 0, at = head + 1; i < lengths.length - 1; i++) {
-      const end = at + +lengths[i];
-      views.push(batch.slice(at, end));
-      at = end;
+    for (const chunk of chunks) {
+      const head = chunk.indexOf(';');
+      const lengths = chunk.slice(0, head).split(',');
+      for (let i = 0, at = head + 1; i < lengths.length - 1; i++) {
+        const end = at + +lengths[i];
+        views.push(chunk.slice(at, end));
+        at = end;
+      }
     }
     let out = '';
     for (let i = 0; i < views.length; i += arity) {

@@ -143,11 +143,7 @@ export class Sandbox {
   callMany(hook: HookName, args: string[], calls: number): unknown[] {
     const ref = this.#many[hook];
     if (!ref) return new Array(calls).fill(undefined);
-    // One string for the batch: one copy into the isolate instead of one per view. Framed by length
-    // ("len,len,…,;" then the views back to back), as any character may occur in a view.
-    let head = '';
-    for (const a of args) head += `${a.length},`;
-    const out = this.#apply(ref, [head + ';' + args.join('')], `a batch of ${calls} ${hook} calls`);
+    const out = this.#apply(ref, framed(args), `a batch of ${calls} ${hook} calls`);
     if (typeof out !== 'string') throw new SandboxFailure('malformed', `${hook} batch answered ${typeof out}`);
     const lines = out.split('\n');
     // More lines than calls: plugin code tampered with a built-in the shim uses (JSON.stringify…).
@@ -229,6 +225,34 @@ export class Sandbox {
 }
 
 type Refs = Partial<Record<HookName, ivm.Reference>>;
+
+/**
+ * isolated-vm makes a string of 1 KiB or more an external string in the isolate, and every such
+ * copy then costs a heap-statistics walk and a finalizer; below that it is one plain copy.
+ */
+const CHUNK_CHARS = 1000;
+
+/**
+ * The views of a batch as few strings as possible, each under CHUNK_CHARS where the views allow:
+ * "len,len,…,;" then those views back to back (length framing, as any character may occur in a
+ * view). HOOK_SHIM's `…Many` wrappers read the chunks in order.
+ */
+function framed(views: readonly string[]): string[] {
+  const chunks: string[] = [];
+  let head = '';
+  let body = '';
+  for (const v of views) {
+    if (head !== '' && head.length + body.length + v.length + 8 > CHUNK_CHARS) {
+      chunks.push(head + ';' + body);
+      head = '';
+      body = '';
+    }
+    head += `${v.length},`;
+    body += v;
+  }
+  chunks.push(head + ';' + body);
+  return chunks;
+}
 
 function parseDecision(hook: HookName, json: string): unknown {
   try {

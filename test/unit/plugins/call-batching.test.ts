@@ -49,6 +49,17 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
     });
   });
 
+  it('views of any size and character keep their order across the strings a batch is copied in', async () => {
+    const p = load('sizes.js', `export function onRequest(req) { return { set_headers: { 'x-len': String((req.headers['x-big'] ?? '').length) + ':' + req.path } }; }`);
+    const sizes = [0, 5000, 10, 999, 1000, 1, 2500, 0];
+    const results = await Promise.all(sizes.map((n, i) => new Promise<CallResult<RequestDecision>>((resolve) => {
+      p.enqueue('onRequest', [wireFor(`/${i}`, n ? { 'x-big': 'é€;,'.repeat(Math.ceil(n / 4)).slice(0, n) } : {})], { received: resolve });
+    })));
+    expect(results.map((r) => (r.ok ? (r.decision as { set_headers: Record<string, string> }).set_headers['x-len'] : r.error.kind)))
+      .to.deep.equal(sizes.map((n, i) => `${n}:/${i}`));
+    expect(p.stats().crossings).to.equal(1);
+  });
+
   it('a call that throws or answers garbage fails alone; the others in its batch succeed', async () => {
     const p = load('mixed.js', `
       export function onRequest(req) {
