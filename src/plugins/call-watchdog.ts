@@ -125,6 +125,7 @@ class Watchdog {
   }
 
   get slots(): number { return this.#slots.size; }
+  get latest(): number { return this.#gen; }
 
   release(index: number): void {
     if (this.#slots.delete(index)) this.#retired.push(index);
@@ -246,9 +247,12 @@ export class WatchSlot {
 
 const watchdog = new Watchdog();
 
-/** For tests and diagnostics: the generation being watched (0: none), slots in use, kills so far. */
-export function watchdogState(): { generation: number; slots: number; kills: number } {
-  return { generation: Atomics.load(watchdog.ctl, GEN), slots: watchdog.slots, kills: watchdog.kills };
+/**
+ * For tests and diagnostics: the generation being watched (0: none), the newest one launched (an
+ * isolate registered now is watched from `latest + 1` on), slots in use, kills so far.
+ */
+export function watchdogState(): { generation: number; latest: number; slots: number; kills: number } {
+  return { generation: Atomics.load(watchdog.ctl, GEN), latest: watchdog.latest, slots: watchdog.slots, kills: watchdog.kills };
 }
 
 /** Registers `isolate` for calls limited to `limitMs` of wall time. */

@@ -15,13 +15,19 @@ const hostile = (evil: string) => `export function onRequest(req) { if (req.path
  * or asks a running loop that lacks the plugin to leave so that a later call starts one with it;
  * a generation that stays the same across a call (and a pause) therefore watches the plugin.
  */
-async function watched(p: Plugin): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const before = watchdogState().generation;
+/** Loads a plugin; `watchedFrom` is the first watchdog generation that watches its isolate. */
+function load(opts: Parameters<typeof Plugin.load>[0]): { p: Plugin; watchedFrom: number } {
+  // The isolate is registered before the load's smoke call, which may itself launch that generation.
+  const watchedFrom = watchdogState().latest + 1;
+  return { p: Plugin.load(opts), watchedFrom };
+}
+
+/** Calls the plugin until the running watchdog generation watches its isolate (the next call is watched). */
+async function watched({ p, watchedFrom }: { p: Plugin; watchedFrom: number }): Promise<void> {
+  for (let i = 0; i < 300; i++) {
     expect(p.onRequest(req('/')).ok).to.equal(true);
+    if (watchdogState().generation >= watchedFrom) return;
     await sleep(10);
-    const after = watchdogState().generation;
-    if (after !== 0 && after === before) return;
   }
   throw new Error('the watchdog never took the plugin in');
 }
@@ -33,9 +39,10 @@ describe('plugins: the call watchdog (wall-time limit without a per-call timer)'
 
   for (const [name, evil] of [['while(true){}', 'while (true) {}'], ['an async loop after await', 'return (async () => { await 0; while (true) {} })();']]) {
     it(`terminates ${name} in a watched call, and the plugin recovers`, async () => {
-      const p = Plugin.load({ name, file: dir.write(`${name.replace(/\W+/g, '-')}.js`, hostile(evil)), timeoutMs: 50 });
+      const w = load({ name, file: dir.write(`${name.replace(/\W+/g, '-')}.js`, hostile(evil)), timeoutMs: 50 });
+      const p = w.p;
       try {
-        await watched(p);
+        await watched(w);
         expect(watchdogState().generation).to.be.above(0);
         const kills = watchdogState().kills;
         const t0 = performance.now();
@@ -63,9 +70,10 @@ describe('plugins: the call watchdog (wall-time limit without a per-call timer)'
   ];
   for (const [name, evil, kinds] of MORE) {
     it(`contains ${name} in a watched call`, async () => {
-      const p = Plugin.load({ name, file: dir.write(`${name.replace(/\W+/g, '-')}.js`, hostile(evil)) });
+      const w = load({ name, file: dir.write(`${name.replace(/\W+/g, '-')}.js`, hostile(evil)) });
+      const p = w.p;
       try {
-        await watched(p);
+        await watched(w);
         const r = p.onRequest(req('/evil'));
         expect(r.ok).to.equal(false);
         if (!r.ok) expect(kinds, r.error.message).to.include(r.error.kind);
@@ -77,19 +85,21 @@ describe('plugins: the call watchdog (wall-time limit without a per-call timer)'
   }
 
   it('watches isolates registered while it runs (a new generation) and each with its own limit', async () => {
-    const a = Plugin.load({ name: 'a', file: dir.write('a.js', hostile('while (true) {}')), timeoutMs: 400 });
+    const wa = load({ name: 'a', file: dir.write('a.js', hostile('while (true) {}')), timeoutMs: 400 });
+    const a = wa.p;
     let b: Plugin | undefined;
     try {
-      await watched(a);
+      await watched(wa);
       const gen = watchdogState().generation;
-      b = Plugin.load({ name: 'b', file: dir.write('b.js', hostile('while (true) {}')), timeoutMs: 40 });
-      await watched(b);
+      const wb = load({ name: 'b', file: dir.write('b.js', hostile('while (true) {}')), timeoutMs: 40 });
+      b = wb.p;
+      await watched(wb);
       expect(watchdogState().generation).to.be.above(gen);
       const kills = watchdogState().kills;
       let t0 = performance.now();
       expect(b.onRequest(req('/evil')).ok).to.equal(false);
       expect(performance.now() - t0).to.be.below(350);
-      await watched(a);
+      await watched(wa);
       t0 = performance.now();
       expect(a.onRequest(req('/evil')).ok).to.equal(false);
       expect(performance.now() - t0).to.be.at.least(390);
@@ -103,8 +113,9 @@ describe('plugins: the call watchdog (wall-time limit without a per-call timer)'
   });
 
   it('stops when the last isolate is gone', async () => {
-    const p = Plugin.load({ name: 'p', file: dir.write('p.js', hostile('')), timeoutMs: 30 });
-    await watched(p);
+    const w = load({ name: 'p', file: dir.write('p.js', hostile('')), timeoutMs: 30 });
+    const p = w.p;
+    await watched(w);
     p.close();
     for (let i = 0; i < 100 && watchdogState().generation !== 0; i++) await sleep(5);
     expect(watchdogState()).to.deep.include({ generation: 0, slots: 0 });
