@@ -194,7 +194,8 @@ describe('plugins e2e: filters deny, respond, rewrite and adjust responses', fun
       // onResponse calls are made one by one on each response head; onRequest calls share crossings
       const responseCalls = (after.calls.onResponse.ok ?? 0) - (before.calls.onResponse.ok ?? 0);
       const requestCrossings = after.crossings - before.crossings - responseCalls;
-      expect(requestCrossings).to.be.below(calls * 0.8);
+      // (how many share one depends on how the requests fall into event-loop turns: at least some do)
+      expect(requestCrossings).to.be.below(calls);
     } finally {
       await agent.close();
     }
