@@ -6,11 +6,12 @@
  * as much as the plugin costs; slices of one process share all of that, so their per-round
  * differences measure the plugin. Each figure is the median of the rounds' differences.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort, waitForPort } from './ports.js';
+import { cpuSeconds } from './process-cpu.js';
 
 export interface AddedFigures { name: string; fixed: number[]; saturated: number[] }
 
@@ -36,12 +37,6 @@ pools:
 `;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 async function slice(pid: number, url: string, seconds: number, connections: number, rate?: number): Promise<number> {
   const before = cpuSeconds(pid);
   const r = await autocannon({ url, connections, duration: seconds, ...(rate ? { overallRate: rate } : {}) });
@@ -50,14 +45,12 @@ async function slice(pid: number, url: string, seconds: number, connections: num
   return ((cpuSeconds(pid) - before) * 1e6) / r.requests.total;
 }
 
+/** `start` runs Gatehouse on a config (run.ts's startGatehouse); `dir` takes the plugin files. */
 export async function measurePluginAdded(opts: {
-  origin: string; dir: string; rounds: number; seconds: number; connections: number; rate: number; children: ChildProcess[];
+  origin: string; dir: string; start: (config: string) => ChildProcess; rounds: number; seconds: number; connections: number; rate: number;
 }): Promise<AddedFigures[]> {
   const port = await freePort();
-  const file = join(opts.dir, 'gatehouse-ab.yaml');
-  writeFileSync(file, config(port, opts.origin, opts.dir));
-  const child = spawn(process.execPath, ['--no-node-snapshot', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-  opts.children.push(child);
+  const child = opts.start(config(port, opts.origin, opts.dir));
   try {
     await waitForPort(port);
     const url = (route: string) => `http://127.0.0.1:${port}/${route}/1k`;

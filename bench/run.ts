@@ -10,13 +10,14 @@
  * `plugin-added` in BENCH_ONLY): BENCH_AB_ROUNDS (default 6), BENCH_AB_SECONDS per slice (default 2).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
 import { scenarios, type Scenario } from './scenarios.js';
 import { freePort, waitForPort } from './ports.js';
+import { cpuSeconds } from './process-cpu.js';
 import { measurePluginAdded, type AddedFigures } from './plugin-added.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -30,12 +31,6 @@ const AB_SECONDS = Number(process.env.BENCH_AB_SECONDS ?? 2);
 const RATE: Record<string, number> = { '1k': Number(process.env.BENCH_RATE_1K ?? 3000), '100k': Number(process.env.BENCH_RATE_100K ?? 1500) };
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
 const children: ChildProcess[] = [];
-
-/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
 
 function startServer(kind: string, port: number, origin?: string): ChildProcess {
   const child = fork(new URL('./servers.ts', import.meta.url).pathname, [kind, String(port), origin ?? ''], {
@@ -103,7 +98,7 @@ async function main(): Promise<void> {
   const rows = [...samples.values()].map(medianRow);
   print(rows);
   if (!ONLY || ONLY.includes('plugin-added')) {
-    const added = await measurePluginAdded({ origin, dir: work, rounds: AB_ROUNDS, seconds: AB_SECONDS, connections: CONNECTIONS, rate: RATE['1k']!, children });
+    const added = await measurePluginAdded({ origin, dir: work, start: startGatehouse, rounds: AB_ROUNDS, seconds: AB_SECONDS, connections: CONNECTIONS, rate: RATE['1k']! });
     printAdded(added);
   }
 }

@@ -121,11 +121,15 @@ const decode = (w) => {
   return { id, mode, method, url, host, path, query, headers, client: { ip, port, user },
     tls: version === null ? null : { sni, version }, route };
 };
+// One call of a hook, settled: \`a\` the request view (onResponse: the response, then \`b\` the request).
+const invoke = (fn, arity, a, b) => {
+  let r;
+  try { r = arity === 2 ? fn(decode(a), decode(b), ctx) : fn(decode(a), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); }
+  return settle(r, false);
+};
 const wrap = (fn, arity) => {
   if (typeof fn !== 'function') return undefined;
-  return arity === 2
-    ? function (res, req) { let r; try { r = fn(decode(res), decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); }
-    : function (req) { let r; try { r = fn(decode(req), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); } return settle(r, false); };
+  return arity === 2 ? function (res, req) { return invoke(fn, 2, res, req); } : function (req) { return invoke(fn, 1, req); };
 };
 // JSON never holds a raw newline, and neither do the sentinels: one line per call.
 const line = (s) => (s === undefined || s === null ? '' : s.charCodeAt(0) === 0 ? s + JSON.stringify(failure) : s);
@@ -150,9 +154,7 @@ const wrapMany = (fn, arity) => {
         if (Date.now() - t0 >= batchBudgetMs) break;
         out += '\\n';
       }
-      let r;
-      try { r = arity === 2 ? fn(decode(views[i]), decode(views[i + 1]), ctx) : fn(decode(views[i]), ctx); } catch (e) { failure = describe(e); out += line(settle(undefined, true)); continue; }
-      out += line(settle(r, false));
+      out += line(invoke(fn, arity, views[i], views[i + 1]));
     }
     return out;
   };

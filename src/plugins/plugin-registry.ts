@@ -6,7 +6,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parseDuration, parseSize } from '../config/units.js';
-import { Plugin, type PluginOptions } from './plugin.js';
+import type { PluginOptions } from './plugin-options.js';
+import { Plugin } from './plugin.js';
 import { PluginLoadError } from './plugin-source.js';
 import type { OnError, PluginLogger, PluginObserver, PluginStats } from './plugin-types.js';
 

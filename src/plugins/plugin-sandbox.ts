@@ -17,8 +17,6 @@ export interface SandboxOptions {
   timeoutMs: number;
   /** Wall time for the module's top level in ms. */
   loadTimeoutMs: number;
-  /** A batch (callMany) stops starting calls after this many ms; default half of timeoutMs. */
-  batchBudgetMs?: number;
   /** The plugin's `options` from its config entry, as `ctx.config`. */
   config: unknown;
   /** Log lines a single call may emit before the rest are dropped inside the isolate. */
@@ -90,8 +88,8 @@ export class Sandbox {
         throw err;
       }
       const configCopy = new ivm.ExternalCopy(opts.config ?? {}).copyInto({ release: true });
-      const batchBudgetMs = opts.batchBudgetMs ?? opts.timeoutMs / 2;
-      const bound = context.evalClosureSync(HOOK_SHIM, [mod.namespace.derefInto(), configCopy, takeDropped.derefInto(), log, batchBudgetMs],
+      // a batch stops starting calls at half the limit of one call (see HOOK_SHIM)
+      const bound = context.evalClosureSync(HOOK_SHIM, [mod.namespace.derefInto(), configCopy, takeDropped.derefInto(), log, opts.timeoutMs / 2],
         { result: { reference: true }, timeout: opts.loadTimeoutMs }) as ivm.Reference;
       const refs: Refs = {};
       const many: Refs = {};

@@ -1,70 +1,29 @@
 /**
- * One loaded plugin: its current version (source + sandbox), per-call limits, decision
- * validation, failure accounting, rebuild after termination, quarantine, reload and stats.
- * Every hook call returns a CallResult; nothing here throws to the request path.
+ * One loaded plugin: its current version (source + sandbox), calls one at a time or in batches
+ * (which calls form a batch is call-batcher.ts), per-call limits, decision validation, failure
+ * accounting, rebuild after termination, quarantine, reload and stats. Settings and defaults are
+ * in plugin-options.ts. Every hook call returns a CallResult; nothing here throws to the request path.
  */
 import { performance } from 'node:perf_hooks';
-import { flushSoon, type Flushable } from './call-batcher.js';
+import { CallQueue, type BatchedCall, type CallReceiver } from './call-batcher.js';
 import { validateDecision } from './decision-validate.js';
 import { LogLimiter } from './log-limiter.js';
-import { Sandbox, SandboxFailure, type SandboxOptions } from './plugin-sandbox.js';
+import { sandboxOptions, withDefaults, type FullOptions, type PluginOptions } from './plugin-options.js';
+import { Sandbox, SandboxFailure } from './plugin-sandbox.js';
 import { PluginLoadError, readPluginSource, type PluginSource } from './plugin-source.js';
 import type {
-  CallResult, DecisionFor, HookName, OnError, PluginErrorKind, PluginLogger, PluginObserver,
+  CallResult, DecisionFor, HookName, OnError, PluginErrorKind,
   PluginState, PluginStats, RequestDecision, RequestView, ResponseDecision, ResponseView, RouteDecision, RouteTargets,
 } from './plugin-types.js';
 import { HOOKS } from './plugin-types.js';
 import { SMOKE_REQUEST, SMOKE_RESPONSE } from './request-view.js';
 import { encodeRequestView, encodeResponseView } from './request-wire.js';
 
-export interface PluginOptions {
-  /** Name in logs, metrics and /status. */
-  name: string;
-  /** Absolute path of the plugin file. */
-  file: string;
-  /** `ctx.config` (the entry's `options`). Default {}. */
-  config?: unknown;
-  /** Explicit policy; default: fail_closed for onRequest/onResponse, fail_open for route. */
-  onError?: OnError;
-  /** Heap per isolate, MB. Default 32. */
-  memoryLimitMb?: number;
-  /** Wall time per call, ms. Default 20. */
-  timeoutMs?: number;
-  /** Wall time for the module top level (load, reload, rebuild), ms. Default 250. */
-  loadTimeoutMs?: number;
-  /** CPU a call may use before the watchdog terminates the isolate, ms. Default 1.5 × timeoutMs. */
-  cpuLimitMs?: number;
-  /** Terminations (timeout, oom, crash) within windowMs that quarantine the plugin. Default 5 in 10s. */
-  quarantine?: { failures: number; windowMs: number };
-  /** Default 20 lines per call (dropped inside the isolate beyond that) and 100 per second. */
-  logLinesPerCall?: number;
-  logLinesPerSecond?: number;
-  logger?: PluginLogger;
-  observer?: PluginObserver;
-  /** How often the idle-CPU watchdog looks, ms; 0 = off. Default 1000. */
-  watchdogIntervalMs?: number;
-}
-
 const TERMINATIONS: ReadonlySet<PluginErrorKind> = new Set(['timeout', 'oom', 'disposed']);
-const silent: PluginLogger = { info() {}, warn() {}, error() {} };
 const emptyCalls = (): PluginStats['calls'] => ({ onRequest: {}, route: {}, onResponse: {} });
 const NO_DECISION = Object.freeze({ ok: true, decision: null }) as CallResult<never>;
 const wire = (req: RequestView | string): string => (typeof req === 'string' ? req : encodeRequestView(req));
-/** Calls per crossing at most (the shim also stops a batch at half the call time limit). */
-const MAX_BATCH = 64;
-
-/** Where a queued call's result goes (an object, not a callback: no closure per call). */
-export interface CallReceiver<D> { received(result: CallResult<D>): void }
-
-/** A call waiting for its batch: the hook's arguments as encoded for the isolate, and where the result goes. */
-interface QueuedCall {
-  args: string[];
-  targets: RouteTargets | undefined;
-  receiver: CallReceiver<never>;
-  delivered: boolean;
-}
-
-export class Plugin implements Flushable {
+export class Plugin {
   readonly name: string;
   readonly file: string;
   #opts: FullOptions;
@@ -83,9 +42,17 @@ export class Plugin implements Flushable {
   #stats = { calls: emptyCalls(), errors: 0, terminations: 0, rebuilds: 0, reloads: 0, crossings: 0, lastError: null as PluginStats['lastError'] };
   /** Successful calls per hook (stats().calls[hook].ok); the other outcomes are counted in #stats.calls. */
   #okCalls: Record<HookName, number> = { onRequest: 0, route: 0, onResponse: 0 };
-  /** Calls waiting for this turn's batch (call-batcher.ts), per hook. */
-  #queued: Record<HookName, QueuedCall[]> = { onRequest: [], route: [], onResponse: [] };
-  #flushing = false;
+  /** Calls waiting for this turn's batch (call-batcher.ts). */
+  #queue = new CallQueue({
+    makeBatch: (hook, calls) => this.#callMany(hook, calls),
+    internalFailure: (hook, err) => {
+      this.#opts.logger.error({ plugin: this.name, hook, err: String((err as Error)?.stack ?? err) }, 'plugin batch failed unexpectedly');
+      return { ok: false, error: { kind: 'disposed', message: 'internal error' }, onError: this.onErrorFor(hook) };
+    },
+    receiverThrew: (err) => {
+      this.#opts.logger.error({ plugin: this.name, err: String((err as Error)?.stack ?? err) }, 'plugin result callback threw');
+    },
+  });
   #closed = false;
 
   private constructor(opts: PluginOptions, source: PluginSource, sandbox: Sandbox, log: LogLimiter) {
@@ -142,33 +109,7 @@ export class Plugin implements Flushable {
    * `args` as for the direct calls: the request's encoding, and for onResponse the response's first.
    */
   enqueue<H extends HookName>(hook: H, args: string[], receiver: CallReceiver<DecisionFor[H]>, targets?: RouteTargets): void {
-    this.#queued[hook].push({ args, targets, receiver: receiver as CallReceiver<never>, delivered: false });
-    if (!this.#flushing) {
-      this.#flushing = true;
-      flushSoon(this);
-    }
-  }
-
-  /** Makes the queued calls (call-batcher.ts runs this). */
-  flush(): void {
-    this.#flushing = false;
-    for (const hook of HOOKS) {
-      const queue = this.#queued[hook];
-      if (queue.length === 0) continue;
-      this.#queued[hook] = [];
-      for (let i = 0; i < queue.length; i += MAX_BATCH) {
-        const batch = queue.slice(i, i + MAX_BATCH);
-        try {
-          this.#callMany(hook, batch);
-        } catch (err) {
-          // A bug here must not leave requests waiting for ever, nor throw into the event loop.
-          this.#opts.logger.error({ plugin: this.name, hook, err: String((err as Error)?.stack ?? err) }, 'plugin batch failed unexpectedly');
-          for (const c of batch) {
-            if (!c.delivered) this.#deliver(c, { ok: false, error: { kind: 'disposed', message: 'internal error' }, onError: this.onErrorFor(hook) });
-          }
-        }
-      }
-    }
+    this.#queue.enqueue(hook, args, receiver as CallReceiver<never>, targets);
   }
 
   /**
@@ -268,16 +209,6 @@ export class Plugin implements Flushable {
     return this.#outcome(hook, raw, targets, t0, t1 - t0);
   }
 
-  /** Hands a queued call its result; a callback that throws must not cost the other calls of the batch theirs. */
-  #deliver(call: QueuedCall, result: CallResult<unknown>): void {
-    call.delivered = true;
-    try {
-      call.receiver.received(result as CallResult<never>);
-    } catch (err) {
-      this.#opts.logger.error({ plugin: this.name, err: String((err as Error)?.stack ?? err) }, 'plugin result callback threw');
-    }
-  }
-
   /** A call that is not made at all: the plugin is quarantined or unloaded. */
   #refusal<H extends HookName>(hook: H, t0: number): CallResult<DecisionFor[H]> | undefined {
     if (this.#state === 'quarantined') return this.#done(hook, t0, 'quarantined', `plugin ${this.name} is quarantined until reload`);
@@ -294,32 +225,26 @@ export class Plugin implements Flushable {
   }
 
   /**
-   * One crossing for `calls` (a single call takes the direct path). When the crossing fails as a
-   * whole (a call ran away, memory ran out) nobody knows which call did it: the isolate is rebuilt
-   * without blaming the plugin, and each call is made again alone, where the one at fault fails
-   * (and is blamed) on its own. Calls the batch had no time left for are queued again.
+   * One crossing for `calls` (a single call takes the direct path); results in order, fewer when
+   * the batch ran out of time (the queue makes the rest in another crossing). When the crossing
+   * fails as a whole (a call ran away, memory ran out) nobody knows which call did it: the isolate
+   * is rebuilt without blaming the plugin, and each call is made again alone, where the one at
+   * fault fails (and is blamed) on its own.
    */
-  #callMany(hook: HookName, calls: QueuedCall[]): void {
-    if (calls.length === 1) {
-      const c = calls[0]!;
-      this.#deliver(c, this.#call(hook, c.args, c.targets));
-      return;
-    }
+  #callMany(hook: HookName, calls: readonly BatchedCall[]): CallResult<unknown>[] {
+    const alone = () => calls.map((c) => this.#call(hook, c.args, c.targets));
+    if (calls.length === 1) return alone();
     const t0 = performance.now();
-    const refused = this.#refusal(hook, t0);
-    const sandbox = refused ? null : this.#sandbox ?? this.#rebuild();
-    if (!sandbox || !sandbox.has(hook)) {
-      for (const c of calls) this.#deliver(c, this.#call(hook, c.args, c.targets));
-      return;
-    }
+    // A quarantined or unloaded plugin: each call is refused (and counted) alone.
+    const sandbox = this.#state === 'quarantined' || this.#closed ? null : this.#sandbox ?? this.#rebuild();
+    if (!sandbox || !sandbox.has(hook)) return alone();
     const args: string[] = [];
     for (const c of calls) for (const a of c.args) args.push(a);
     let results: unknown[];
     try {
       this.#stats.crossings++;
       results = sandbox.callMany(hook, args, calls.length);
-      const t1 = performance.now();
-      if (t1 - t0 > this.#opts.cpuLimitMs && sandbox.lastCallCpuMs() > this.#opts.cpuLimitMs) {
+      if (performance.now() - t0 > this.#opts.cpuLimitMs && sandbox.lastCallCpuMs() > this.#opts.cpuLimitMs) {
         throw new SandboxFailure('timeout', `a batch of ${hook} calls used more than ${this.#opts.cpuLimitMs}ms CPU`);
       }
     } catch (err) {
@@ -327,23 +252,11 @@ export class Plugin implements Flushable {
       this.#stats.errors++;
       this.#opts.logger.warn({ plugin: this.name, hook, kind: f.kind, calls: calls.length, err: f.message }, 'plugin batch failed; each call is made again alone');
       if (TERMINATIONS.has(f.kind)) this.#terminated(f.kind, f.message, false);
-      for (const c of calls) this.#deliver(c, this.#call(hook, c.args, c.targets));
-      return;
+      return alone();
     }
     // The crossing's time, shared out: what a call's own duration would have been is not measured.
     const ms = (performance.now() - t0) / results.length;
-    for (let i = 0; i < results.length; i++) {
-      const c = calls[i]!;
-      this.#deliver(c, this.#outcome(hook, results[i], c.targets, t0, ms));
-    }
-    if (results.length < calls.length) {
-      const rest = calls.slice(results.length);
-      this.#queued[hook].unshift(...rest);
-      if (!this.#flushing) {
-        this.#flushing = true;
-        flushSoon(this);
-      }
-    }
+    return results.map((raw, i) => this.#outcome(hook, raw, calls[i]!.targets, t0, ms));
   }
 
   /** The common case, kept short: count, observe, return. */
@@ -430,32 +343,6 @@ export class Plugin implements Flushable {
     this.#state = state;
     this.#opts.observer?.onStateChange?.({ plugin: this.name, state, version: this.version });
   }
-}
-
-type FullOptions = ReturnType<typeof withDefaults>;
-
-function withDefaults(o: PluginOptions) {
-  const timeoutMs = o.timeoutMs ?? 20;
-  return {
-    ...o,
-    memoryLimitMb: o.memoryLimitMb ?? 32,
-    timeoutMs,
-    loadTimeoutMs: o.loadTimeoutMs ?? 250,
-    cpuLimitMs: o.cpuLimitMs ?? timeoutMs * 1.5,
-    quarantine: o.quarantine ?? { failures: 5, windowMs: 10_000 },
-    logLinesPerCall: o.logLinesPerCall ?? 20,
-    logLinesPerSecond: o.logLinesPerSecond ?? 100,
-    logger: o.logger ?? silent,
-    watchdogIntervalMs: o.watchdogIntervalMs ?? 1000,
-  };
-}
-
-function sandboxOptions(o: FullOptions, log: LogLimiter): SandboxOptions {
-  return {
-    memoryLimitMb: o.memoryLimitMb, timeoutMs: o.timeoutMs, loadTimeoutMs: o.loadTimeoutMs, config: o.config ?? {},
-    logLinesPerCall: o.logLinesPerCall, onLog: (lvl, text) => log.emit(lvl, text), onDropped: (n) => log.drop(n),
-    onCatastrophic: (message) => o.logger.error({ plugin: o.name, err: message }, 'plugin isolate catastrophic error'),
-  };
 }
 
 /** Compile + smoke call of every exported hook on a synthetic request; any failure rejects the version. */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { routeTargetsFrom } from '../../../src/plugins/decision-validate.js';
-import { Plugin, type PluginOptions } from '../../../src/plugins/plugin.js';
+import type { PluginOptions } from '../../../src/plugins/plugin-options.js';
+import { Plugin } from '../../../src/plugins/plugin.js';
 import type { CallResult } from '../../../src/plugins/plugin-types.js';
 import { requestViewFrom } from '../../../src/plugins/request-view.js';
 import { PluginDir, captureLogger } from './plugin-fixtures.js';
