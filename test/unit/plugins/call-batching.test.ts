@@ -102,6 +102,10 @@ describe('plugins: calls queued in one turn share one crossing into the isolate'
     expect(p.state).to.equal('active'); // one blamed failure of two allowed
     await queueAll(p, ['/spin', '/c']);
     expect(p.state).to.equal('quarantined');
+    const before = p.stats().calls.onRequest.quarantined ?? 0;
+    const refused = await queueAll(p, ['/d', '/e', '/f']);
+    expect(refused.map((r) => (r.ok ? 'ok' : r.error.kind))).to.deep.equal(['quarantined', 'quarantined', 'quarantined']);
+    expect((p.stats().calls.onRequest.quarantined ?? 0) - before).to.equal(3); // each refusal counted once
   });
 
   it('a plugin that tampers with JSON.stringify cannot shift one request\'s result onto another', async () => {
