@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort, waitForPort } from './ports.js';
-import { cpuSeconds } from './process-cpu.js';
+import { cpuSecondsBetween, readCpu } from './process-cpu.js';
 
 export interface AddedFigures { name: string; fixed: number[]; saturated: number[] }
 
@@ -38,11 +38,11 @@ pools:
 }
 
 async function slice(pid: number, url: string, seconds: number, connections: number, rate?: number): Promise<number> {
-  const before = cpuSeconds(pid);
+  const before = readCpu(pid);
   const r = await autocannon({ url, connections, duration: seconds, ...(rate ? { overallRate: rate } : {}) });
   const errors = r.errors + r.non2xx + r.timeouts;
   if (errors) throw new Error(`${url}: ${errors} errors`);
-  return ((cpuSeconds(pid) - before) * 1e6) / r.requests.total;
+  return (cpuSecondsBetween(before, readCpu(pid)) * 1e6) / r.requests.total;
 }
 
 /** `start` runs Gatehouse on a config (run.ts's startGatehouse); `dir` takes the plugin files. */

@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import autocannon from 'autocannon';
 import { scenarios, type Scenario } from './scenarios.js';
 import { freePort, waitForPort } from './ports.js';
-import { cpuSeconds } from './process-cpu.js';
+import { cpuSecondsBetween, readCpu } from './process-cpu.js';
 import { measurePluginAdded, type AddedFigures } from './plugin-added.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -52,12 +52,12 @@ interface Row { scenario: string; body: string; rps: number; p50: number; p99: n
 
 async function measure(pid: number, url: string, rate: number, opts: Partial<autocannon.Options> = {}): Promise<Omit<Row, 'scenario' | 'body'>> {
   await autocannon({ url, connections: CONNECTIONS, duration: 1, ...opts }); // warm-up: JIT, keep-alive pools
-  let before = cpuSeconds(pid);
+  let before = readCpu(pid);
   const sat = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
-  const satCpu = cpuSeconds(pid) - before;
-  before = cpuSeconds(pid);
+  const satCpu = cpuSecondsBetween(before, readCpu(pid));
+  before = readCpu(pid);
   const fixed = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, overallRate: rate, ...opts });
-  const cpu = cpuSeconds(pid) - before;
+  const cpu = cpuSecondsBetween(before, readCpu(pid));
   const perRequest = (seconds: number, n: number) => (n ? Math.round((seconds * 1e6) / n) : NaN);
   return {
     rps: Math.round(sat.requests.average), p50: sat.latency.p50, p99: sat.latency.p99,
