@@ -108,6 +108,7 @@ class PluginChain implements CallReceiver<RequestDecision | RouteDecision> {
     private readonly ctx: RequestContext,
     private readonly next: () => Promise<void>,
     private readonly plugins: readonly Plugin[],
+    /** Undefined: no route hook is called (no pools here, forward mode, or none has one). */
     private readonly targets: RouteTargets | undefined,
     private readonly pools: (() => ReadonlyMap<string, PluginPool>) | undefined,
   ) {
@@ -153,7 +154,7 @@ class PluginChain implements CallReceiver<RequestDecision | RouteDecision> {
   }
 
   #routeHooks(from: number): void {
-    if (this.targets !== undefined && this.ctx.listener.mode === 'reverse') {
+    if (this.targets !== undefined) {
       for (let i = from; i < this.plugins.length; i++) {
         if (!this.plugins[i]!.has('route')) continue;
         this.#at = i;
@@ -222,14 +223,16 @@ export function pluginStage(opts: PluginStageOptions): Stage {
         route ||= p.has('route');
         response ||= p.has('onResponse');
       }
-      if (!request && !(route && targets !== undefined && ctx.listener.mode === 'reverse')) {
+      // route hooks choose among pools: only where the stage has them, in reverse mode
+      const routing = route && targets !== undefined && ctx.listener.mode === 'reverse';
+      if (!request && !routing) {
         if (response) {
           const wire = requestWireOf(ctx); // now: later stages may change the request (strip_prefix)
           ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => plugins.length, pluginFailure));
         }
         return next();
       }
-      const chain = new PluginChain(ctx, next, plugins, targets, pools);
+      const chain = new PluginChain(ctx, next, plugins, routing ? targets : undefined, pools);
       // Wrapped before onRequest runs, so a plugin's own `respond` passes the onResponse of the plugins before it.
       if (response) ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => chain.wire, plugins, () => chain.entered, pluginFailure));
       return chain.run();

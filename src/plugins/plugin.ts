@@ -186,14 +186,8 @@ export class Plugin {
       this.#stats.crossings++;
       raw = sandbox.call(hook, args);
       t1 = performance.now();
-      // A call runs on this thread, so it cannot use more CPU than its wall time: only a call that
-      // outlasted the CPU limit (work that escaped the time limit) needs its CPU looked up.
-      if (t1 - t0 > this.#opts.cpuLimitMs) {
-        const cpuMs = sandbox.lastCallCpuMs();
-        if (cpuMs > this.#opts.cpuLimitMs) {
-          return this.#failed(hook, t0, 'timeout', `${hook} used ${cpuMs}ms CPU (limit ${this.#opts.cpuLimitMs}ms)`);
-        }
-      }
+      const cpuMs = this.#cpuOverLimit(sandbox, t1 - t0);
+      if (cpuMs !== undefined) return this.#failed(hook, t0, 'timeout', `${hook} used ${cpuMs}ms CPU (limit ${this.#opts.cpuLimitMs}ms)`);
     } catch (err) {
       const f = err instanceof SandboxFailure ? err : new SandboxFailure('disposed', String(err));
       if (f.kind === 'timeout') {
@@ -244,9 +238,8 @@ export class Plugin {
     try {
       this.#stats.crossings++;
       results = sandbox.callMany(hook, args, calls.length);
-      if (performance.now() - t0 > this.#opts.cpuLimitMs && sandbox.lastCallCpuMs() > this.#opts.cpuLimitMs) {
-        throw new SandboxFailure('timeout', `a batch of ${hook} calls used more than ${this.#opts.cpuLimitMs}ms CPU`);
-      }
+      const cpuMs = this.#cpuOverLimit(sandbox, performance.now() - t0);
+      if (cpuMs !== undefined) throw new SandboxFailure('timeout', `a batch of ${hook} calls used ${cpuMs}ms CPU (limit ${this.#opts.cpuLimitMs}ms)`);
     } catch (err) {
       const f = err instanceof SandboxFailure ? err : new SandboxFailure('disposed', String(err));
       this.#stats.errors++;
@@ -257,6 +250,17 @@ export class Plugin {
     // The crossing's time, shared out: what a call's own duration would have been is not measured.
     const ms = (performance.now() - t0) / results.length;
     return results.map((raw, i) => this.#outcome(hook, raw, calls[i]!.targets, t0, ms));
+  }
+
+  /**
+   * The CPU the last crossing used, when that is over the limit (work that escaped the time limit).
+   * A crossing runs on this thread, so only one whose wall time outlasted the limit can be: the
+   * others skip the CPU clock.
+   */
+  #cpuOverLimit(sandbox: Sandbox, wallMs: number): number | undefined {
+    if (wallMs <= this.#opts.cpuLimitMs) return undefined;
+    const cpuMs = sandbox.lastCallCpuMs();
+    return cpuMs > this.#opts.cpuLimitMs ? cpuMs : undefined;
   }
 
   /** The common case, kept short: count, observe, return. */
@@ -284,7 +288,6 @@ export class Plugin {
     this.#opts.observer?.onCall?.({ plugin: this.name, hook, outcome, seconds });
     return { ok: false, error: { kind: outcome, message }, onError: this.onErrorFor(hook) };
   }
-
 
   /** The isolate is gone or untrustworthy: count it, quarantine on too many, else rebuild now. */
   #terminated(kind: PluginErrorKind, message: string, blame = true): void {
