@@ -1,6 +1,7 @@
 /**
- * What one plugin adds to a request, measured inside one Gatehouse process: three routes to the same
- * pool (none, a pass-through filter plugin, a routing plugin), driven in turn, in short slices,
+ * What one plugin adds to a request, measured inside one Gatehouse process: five routes to the same
+ * pool (none; filter plugins that read nothing, the path and a header, or the whole request; a
+ * routing plugin), driven in turn, in short slices,
  * several rounds, with the order rotated each round. Separate processes differ by ±5–10 µs per
  * request between runs on a shared machine (JIT decisions, heap layout, the box's load), which is
  * as much as the plugin costs; slices of one process share all of that, so their per-round
@@ -15,10 +16,21 @@ import { cpuSecondsBetween, readCpu } from './process-cpu.js';
 
 export interface AddedFigures { name: string; fixed: number[]; saturated: number[] }
 
-const ROUTES = ['plain', 'filter', 'route'] as const;
+const ROUTES = ['plain', 'filter', 'reads', 'whole', 'route'] as const;
+const NAMES: Record<Exclude<(typeof ROUTES)[number], 'plain'>, string> = {
+  filter: 'pass-through filter plugin (onRequest)',
+  reads: 'filter plugin reading the path and a header',
+  whole: 'filter plugin reading the whole request (JSON.stringify)',
+  route: 'routing plugin (route → its own pool)',
+};
 
 function config(port: number, origin: string, dir: string): string {
   writeFileSync(join(dir, 'ab-pass.js'), 'export function onRequest(req) {}\n');
+  // The request view is built in the isolate only as far as a hook reads it (isolate-shims.ts):
+  // ab-reads reads what a typical filter reads, ab-whole all of it.
+  writeFileSync(join(dir, 'ab-reads.js'),
+    "export function onRequest(req) { if (req.path === '/admin' || req.headers['x-block'] === '1') return { deny: { status: 403, reason: 'no' } }; }\n");
+  writeFileSync(join(dir, 'ab-whole.js'), "let last = ''; export function onRequest(req) { last = JSON.stringify(req); }\n");
   writeFileSync(join(dir, 'ab-same-pool.js'), "export function route(req) { return { pool: 'app' }; }\n");
   return `
 node_id: bench
@@ -30,6 +42,8 @@ reverse:
     routes:
       - { name: plain, match: { path_prefix: /plain }, pool: app }
       - { name: filter, match: { path_prefix: /filter }, pool: app, plugins: [ab-pass.js] }
+      - { name: reads, match: { path_prefix: /reads }, pool: app, plugins: [ab-reads.js] }
+      - { name: whole, match: { path_prefix: /whole }, pool: app, plugins: [ab-whole.js] }
       - { name: route, match: { path_prefix: /route }, pool: app, plugins: [ab-same-pool.js] }
 pools:
   app:
@@ -66,8 +80,8 @@ export async function measurePluginAdded(opts: {
       process.stderr.write(`plugin-added round ${round + 1}: ${ROUTES.map((r) => `${r} ${cpu[r]!.fixed.at(-1)!.toFixed(1)}/${cpu[r]!.saturated.at(-1)!.toFixed(1)}`).join(', ')} µs CPU/req (fixed/saturated)\n`);
     }
     const minus = (xs: number[], base: number[]) => xs.map((x, i) => Math.round((x - base[i]!) * 10) / 10);
-    return (['filter', 'route'] as const).map((r) => ({
-      name: r === 'filter' ? 'pass-through filter plugin (onRequest)' : 'routing plugin (route → its own pool)',
+    return (['filter', 'reads', 'whole', 'route'] as const).map((r) => ({
+      name: NAMES[r],
       fixed: minus(cpu[r]!.fixed, cpu.plain!.fixed),
       saturated: minus(cpu[r]!.saturated, cpu.plain!.saturated),
     }));
