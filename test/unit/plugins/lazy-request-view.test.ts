@@ -69,6 +69,36 @@ describe('plugins: the lazy request view behaves as plain data', () => {
     });
   });
 
+  it('is built only as far as the hook reads it (counted by the string operations the shim makes)', () => {
+    // The plugin wraps String.prototype.slice, which the shim uses to cut each field out of the
+    // wire string, and reports how many cuts each kind of read cost.
+    const counter = Plugin.load({ name: 'counter', watchdogIntervalMs: 0, file: dir.write('counter.js', `
+      let cuts = 0;
+      const slice = String.prototype.slice;
+      String.prototype.slice = function (...a) { cuts++; return slice.apply(this, a); };
+      const reads = [(req) => 0, (req) => req.path, (req) => req.headers['x-9'], (req) => Object.keys(req.headers)];
+      let call = -1;
+      export function onRequest(req) {
+        if (call++ < 0) return null; // the load's smoke call
+        cuts = 0;
+        reads[call - 1](req);
+        return { respond: { status: 200, headers: {}, body: String(cuts) } };
+      }`) });
+    try {
+      const headers = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x-${i}`, `v${i}`]));
+      const cuts = [0, 1, 2, 3].map(() => {
+        const r = counter.onRequest(requestViewFrom({ headers }));
+        if (!r.ok || r.decision === null || !('respond' in r.decision)) throw new Error(JSON.stringify(r));
+        return Number(r.decision.respond.body);
+      });
+      const [nothing, path, oneHeader, allHeaders] = cuts as [number, number, number, number];
+      expect(nothing, 'a hook that reads nothing').to.equal(0);
+      expect(path, 'the path: the request fields, not the headers').to.be.within(1, 15);
+      expect(oneHeader - path, 'one header: one cut besides the fields').to.equal(1);
+      expect(allHeaders - path, 'all headers: a name and a value for each').to.be.at.least(40);
+    } finally { counter.close(); }
+  });
+
   it('a decision made of the view itself crosses back as plain data', () => {
     const echo = Plugin.load({ name: 'echo-headers', watchdogIntervalMs: 0,
       file: dir.write('echo-headers.js', 'export function onRequest(req) { const { host, ...rest } = req.headers; return { set_headers: rest }; }') });
