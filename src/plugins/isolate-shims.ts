@@ -115,8 +115,9 @@ const ProxyOf = Proxy;
 class LazyView {
   constructor(w) { this.w = w; }
   open(t) { if (this.w !== null) { this.fill(t, this.w); this.w = null; } return t; }
-  get(t, k) { return reflectGet(this.open(t), k); }
-  set(t, k, v) { return reflectSet(this.open(t), k, v); }
+  // The receiver is passed on, so \`this\` in an accessor a hook defined on the view is the view.
+  get(t, k, r) { return reflectGet(this.open(t), k, r); }
+  set(t, k, v, r) { return reflectSet(this.open(t), k, v, r); }
   has(t, k) { return reflectHas(this.open(t), k); }
   deleteProperty(t, k) { return reflectDelete(this.open(t), k); }
   ownKeys(t) { return reflectOwnKeys(this.open(t)); }
@@ -143,11 +144,11 @@ class LazyRequest extends LazyView {
 }
 class LazyHeaders extends LazyView {
   constructor(w, at) { super(w); this.at = at; this.reads = 0; }
-  get(t, k) {
-    if (this.w === null || typeof k !== 'string' || ++this.reads > 3) return reflectGet(this.open(t), k);
+  get(t, k, r) {
+    if (this.w === null || typeof k !== 'string' || ++this.reads > 3) return reflectGet(this.open(t), k, r);
     // Not in the string: the filled object would not own it either, so it comes from the prototype.
     const v = this.find(k);
-    return v === undefined ? reflectGet(t, k) : v;
+    return v === undefined ? reflectGet(t, k, r) : v;
   }
   // Names and values alternate, one per line; names are unique (Node joins repeated headers).
   find(k) {

@@ -28,6 +28,7 @@ const PROBES: string[] = [
   "(req) => { Object.setPrototypeOf(req.headers, { inherited: 'i' }); return [req.headers.inherited, req.headers.cookie, Object.keys(req.headers)]; }",
   '(req) => [req.headers === req.headers, req.client === req.client, req.client, req.tls, req.route, req.method, req.url, req.host, req.query, req.id, req.mode]',
   '(req) => Reflect.ownKeys(req.headers)',
+  "(req) => { Object.defineProperty(req, 'self', { get() { return this === req; } }); Object.defineProperty(req.headers, 'me', { get() { return this; }, set(v) { this.seen = this === req.headers; } }); req.headers.me = 1; return [req.self, req.headers.me === req.headers, req.headers.seen]; }",
 ];
 
 /** A probe's value as text: JSON, with undefined and functions kept apart from null. */
