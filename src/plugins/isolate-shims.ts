@@ -102,19 +102,26 @@ const settle = (r, threw) => {
 // A request view is lazy: the hook gets a Proxy over an empty plain object that is filled from the
 // string the first time anything looks at it, and every operation after that goes to the filled
 // object, so the view behaves as plain data in every respect. A hook that never looks at the
-// request pays for a Proxy (~20 ns), not for the object (~0.6 µs, and fresh heap every call: 2–4 µs
-// a request in the bench). The headers are a second lazy view: the first few reads of one header
-// find it in the string without building the object.
+// request pays for a Proxy (~25 ns), not for the object (~0.5 µs in a micro-benchmark, but fresh
+// heap every call, which costs more in a busy proxy). The headers are a second lazy view: the
+// first three reads of one header find it in the string without building the object.
+// A Proxy is slow to walk, though: JSON.stringify of a filled view takes ~5–9 µs against ~1.3 for
+// a plain object. So each hook is watched: when most of a sample of calls look at the view a lot
+// (more operations than building it would cost, or all of its headers), the hook gets plain
+// objects built up front for a while, then is sampled again.
 const { get: reflectGet, set: reflectSet, has: reflectHas, deleteProperty: reflectDelete, ownKeys: reflectOwnKeys,
   getOwnPropertyDescriptor: reflectDescriptor, defineProperty: reflectDefine, preventExtensions: reflectPreventExtensions,
   setPrototypeOf: reflectSetPrototypeOf } = Reflect;
 const { defineProperty } = Object;
 const ProxyOf = Proxy;
+// Operations on lazy views during the current call (a filled set of headers counts as BUSY).
+let touches = 0;
+const BUSY = 12, SAMPLE = 32, BUSY_CALLS = 8, PLAIN_CALLS = 4096;
 // Proxy traps that fill the target (\`fill\`) before anything else touches it. getPrototypeOf and
 // isExtensible are left to the default: filling changes neither.
 class LazyView {
   constructor(w) { this.w = w; }
-  open(t) { if (this.w !== null) { this.fill(t, this.w); this.w = null; } return t; }
+  open(t) { touches++; if (this.w !== null) { this.fill(t, this.w); this.w = null; } return t; }
   // The receiver is passed on, so \`this\` in an accessor a hook defined on the view is the view.
   get(t, k, r) { return reflectGet(this.open(t), k, r); }
   set(t, k, v, r) { return reflectSet(this.open(t), k, v, r); }
@@ -129,28 +136,46 @@ class LazyView {
 // The end of the line that starts at \`at\` (the string's length for the last one).
 const lineEnd = (w, at) => { const end = w.indexOf('\\n', at); return end === -1 ? w.length : end; };
 const field = (v) => (v === '' ? null : v.slice(1));
-class LazyRequest extends LazyView {
-  fill(t, w) {
-    let at = 0;
-    const next = () => { const end = lineEnd(w, at), s = w.slice(at, end); at = end + 1; return s; };
-    t.id = next(); t.mode = next(); t.method = next(); t.url = next(); t.host = next(); t.path = next(); t.query = next();
-    const ip = next(), port = +next(), user = field(next()), sni = field(next()), version = field(next());
-    const route = field(next());
-    t.headers = new ProxyOf({}, new LazyHeaders(w, at));
-    t.client = { ip, port, user };
-    t.tls = version === null ? null : { sni, version };
-    t.route = route;
+// Names and values alternate, one per line, from \`at\`; names are unique (Node joins repeated headers).
+const fillHeaders = (t, w, at) => {
+  while (at <= w.length) {
+    const end = lineEnd(w, at), valueEnd = lineEnd(w, end + 1);
+    const name = w.slice(at, end), value = w.slice(end + 1, valueEnd);
+    if (name === '__proto__') defineProperty(t, name, { value, writable: true, enumerable: true, configurable: true });
+    else t[name] = value;
+    at = valueEnd + 1;
   }
+  return t;
+};
+// An object of the request's final shape (in RequestView's order), so filling it makes no
+// transitions; a lazy view's target is one, never seen before it is filled.
+const blankRequest = () => ({ id: '', mode: '', method: '', url: '', host: '', path: '', query: '', headers: null,
+  client: null, tls: null, route: null });
+// The request fields into \`t\` (a blankRequest()); the headers plain or lazy.
+const fillRequest = (t, w, plain) => {
+  let at = 0;
+  const next = () => { const end = lineEnd(w, at), s = w.slice(at, end); at = end + 1; return s; };
+  t.id = next(); t.mode = next(); t.method = next(); t.url = next(); t.host = next(); t.path = next(); t.query = next();
+  const ip = next(), port = +next(), user = field(next()), sni = field(next()), version = field(next());
+  const route = field(next());
+  t.headers = plain ? fillHeaders({}, w, at) : new ProxyOf({}, new LazyHeaders(w, at));
+  t.client = { ip, port, user };
+  t.tls = version === null ? null : { sni, version };
+  t.route = route;
+  return t;
+};
+class LazyRequest extends LazyView {
+  fill(t, w) { fillRequest(t, w, false); }
 }
 class LazyHeaders extends LazyView {
   constructor(w, at) { super(w); this.at = at; this.reads = 0; }
   get(t, k, r) {
     if (this.w === null || typeof k !== 'string' || ++this.reads > 3) return reflectGet(this.open(t), k, r);
+    touches++;
     // Not in the string: the filled object would not own it either, so it comes from the prototype.
     const v = this.find(k);
     return v === undefined ? reflectGet(t, k, r) : v;
   }
-  // Names and values alternate, one per line; names are unique (Node joins repeated headers).
   find(k) {
     const w = this.w;
     for (let at = this.at; at <= w.length;) {
@@ -160,31 +185,41 @@ class LazyHeaders extends LazyView {
     }
     return undefined;
   }
-  fill(t, w) {
-    for (let at = this.at; at <= w.length;) {
-      const end = lineEnd(w, at), valueEnd = lineEnd(w, end + 1);
-      const name = w.slice(at, end), value = w.slice(end + 1, valueEnd);
-      if (name === '__proto__') defineProperty(t, name, { value, writable: true, enumerable: true, configurable: true });
-      else t[name] = value;
-      at = valueEnd + 1;
-    }
-  }
+  fill(t, w) { touches += BUSY; fillHeaders(t, w, this.at); }
 }
-const decode = (w) => (w.charCodeAt(0) === 0 ? JSON.parse(w.slice(1)) : new ProxyOf({}, new LazyRequest(w)));
+// One hook and how it is given the request view: lazy, or plain for \`plain\` more calls.
+const hookOf = (fn, arity) => (typeof fn === 'function' ? { fn, arity, plain: 0, sampled: 0, busy: 0 } : undefined);
+const viewFor = (hook, w) => {
+  if (w.charCodeAt(0) === 0) return JSON.parse(w.slice(1));
+  if (hook.plain > 0) { hook.plain--; return fillRequest(blankRequest(), w, true); }
+  return new ProxyOf(blankRequest(), new LazyRequest(w));
+};
+// After a call with lazy views: \`used\` operations on them.
+const sample = (hook, used) => {
+  if (used > BUSY) hook.busy++;
+  if (++hook.sampled < SAMPLE) return;
+  if (hook.busy >= BUSY_CALLS) hook.plain = PLAIN_CALLS;
+  hook.sampled = hook.busy = 0;
+};
 // One call of a hook, settled: \`a\` the request view (onResponse: the response, then \`b\` the request).
-const invoke = (fn, arity, a, b) => {
+const invoke = (hook, a, b) => {
+  const { fn, arity } = hook, lazy = hook.plain === 0; // fn called bare: \`this\` stays undefined
+  touches = 0;
   let r;
-  try { r = arity === 2 ? fn(decode(a), decode(b), ctx) : fn(decode(a), ctx); } catch (e) { failure = describe(e); return settle(undefined, true); }
+  try { r = arity === 2 ? fn(viewFor(hook, a), viewFor(hook, b), ctx) : fn(viewFor(hook, a), ctx); }
+  catch (e) { failure = describe(e); r = settle(undefined, true); if (lazy) sample(hook, touches); return r; }
+  if (lazy) sample(hook, touches);
   return settle(r, false);
 };
-const wrap = (fn, arity) => {
-  if (typeof fn !== 'function') return undefined;
-  return arity === 2 ? function (res, req) { return invoke(fn, 2, res, req); } : function (req) { return invoke(fn, 1, req); };
+const wrap = (hook) => {
+  if (hook === undefined) return undefined;
+  return hook.arity === 2 ? function (res, req) { return invoke(hook, res, req); } : function (req) { return invoke(hook, req); };
 };
 // JSON never holds a raw newline, and neither do the sentinels: one line per call.
 const line = (s) => (s === undefined || s === null ? '' : s.charCodeAt(0) === 0 ? s + JSON.stringify(failure) : s);
-const wrapMany = (fn, arity) => {
-  if (typeof fn !== 'function') return undefined;
+const wrapMany = (hook) => {
+  if (hook === undefined) return undefined;
+  const arity = hook.arity;
   return function (...chunks) {
     const t0 = Date.now();
     // Each chunk: "len,len,…,;" then its views back to back (see framed() in plugin-sandbox.ts).
@@ -204,13 +239,15 @@ const wrapMany = (fn, arity) => {
         if (Date.now() - t0 >= batchBudgetMs) break;
         out += '\\n';
       }
-      out += line(invoke(fn, arity, views[i], views[i + 1]));
+      out += line(invoke(hook, views[i], views[i + 1]));
     }
     return out;
   };
 };
-// Read once: a later reassignment of an exported binding does not change the hooks.
-return { onRequest: wrap(ns.onRequest, 1), route: wrap(ns.route, 1), onResponse: wrap(ns.onResponse, 2),
-  onRequestMany: wrapMany(ns.onRequest, 1), routeMany: wrapMany(ns.route, 1), onResponseMany: wrapMany(ns.onResponse, 2),
+// Read once: a later reassignment of an exported binding does not change the hooks. A hook's
+// single and batched wrappers share its state.
+const onRequest = hookOf(ns.onRequest, 1), route = hookOf(ns.route, 1), onResponse = hookOf(ns.onResponse, 2);
+return { onRequest: wrap(onRequest), route: wrap(route), onResponse: wrap(onResponse),
+  onRequestMany: wrapMany(onRequest), routeMany: wrapMany(route), onResponseMany: wrapMany(onResponse),
   lastFailure: () => failure };
 `;
