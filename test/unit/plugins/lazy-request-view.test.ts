@@ -39,7 +39,7 @@ describe('plugins: the lazy request view behaves as plain data', () => {
   const dir = new PluginDir();
   const view: RequestView = requestViewFrom({ method: 'get', url: 'http://shop.test/cart?id=3', route: 'app',
     tls: { sni: 'shop.test', version: 'TLSv1.3' }, client: { ip: '10.0.0.7', port: 4242, user: 'ann' },
-    headers: { host: 'shop.test', 'user-agent': 'ua/1', cookie: 'a=1; b=2', 'x-empty': '' , accept: '*/*' } });
+    headers: { host: 'shop.test', 'user-agent': 'ua/1', cookie: 'a=1; b=2', 'x-empty': '', accept: '*/*' } });
   const show = new Function(`return ${SHOW}`)() as (v: unknown) => string;
   after(() => dir.remove());
 
