@@ -104,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 function printAdded(figures: AddedFigures[]): void {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const median = (xs: number[]) => lowerMedian(xs, (x) => x);
   const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
   console.log(`\nAdded CPU µs per request by one plugin, measured in one process (plugin-added.ts): median of ${AB_ROUNDS} rounds of ${AB_SECONDS}s slices, each round's difference in brackets.\n`);
   console.log('| plugin | added at fixed load | rounds | added saturated | rounds |');
@@ -114,10 +114,14 @@ function printAdded(figures: AddedFigures[]): void {
   }
 }
 
+/** The middle item by `key` (the lower of the two middle ones for an even count). */
+function lowerMedian<T>(items: readonly T[], key: (item: T) => number): T {
+  return [...items].sort((x, y) => key(x) - key(y))[Math.floor((items.length - 1) / 2)]!;
+}
+
 /** The sample with the median CPU per request (so a row's figures come from one run). */
 function medianRow(runs: Row[]): Row {
-  const sorted = [...runs].sort((x, y) => x.cpuUs - y.cpuUs);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return lowerMedian(runs, (r) => r.cpuUs);
 }
 
 function launch(s: Scenario, port: number, origin: string, origin2: string): ChildProcess {

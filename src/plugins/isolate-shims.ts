@@ -36,15 +36,15 @@ return function takeDropped() { const d = dropped; dropped = 0; budget = perCall
  * Binds the module's exported hooks once. $0: module namespace, $1: ctx.config (a copy),
  * $2: takeDropped from LOG_SHIM, $3: the host log callback (for the dropped-lines count),
  * $4: ms a batch may run before it stops starting calls.
- * Returns { onRequest?, route?, onResponse?, onRequestMany?, routeMany?, onResponseMany?, lastFailure }.
- * A hook wrapper takes the views as request-wire.ts encodes them and returns the plugin's value as
- * JSON (or undefined/null), or one of the FAILED_* sentinels with the message kept for
- * `lastFailure()`: that tells plugin throws and unserialisable results apart from timeouts without
- * a per-call envelope. A `…Many` wrapper makes several calls in one crossing (call-batcher.ts):
- * it takes their views in a few strings, framed by length (plugin-sandbox.ts), and returns one line per call made ('' for no
- * decision, JSON, or a FAILED_* sentinel followed by the message as a JSON string). It stops
- * starting calls once $4 ms have passed, so a batch of slow calls ends well within the limit
- * of one call; the host makes the rest in another crossing.
+ * Returns { onRequest?, route?, onResponse?, onRequestMany?, routeMany?, onResponseMany? }.
+ * A hook wrapper takes one call's views as request-wire.ts encodes them and returns its line: ''
+ * for no decision, the decision as JSON, or a FAILED_* sentinel followed by the message as a JSON
+ * string (a plugin's throw or an unserialisable result, told apart from timeouts without an
+ * envelope). A `…Many` wrapper makes several calls in one crossing (call-batcher.ts): it takes
+ * their views in a few strings, framed by length (plugin-sandbox.ts), and returns one line per call
+ * made, '\n'-separated. It stops starting calls once $4 ms have passed, so a batch of slow calls
+ * ends well within the limit of one call; the host makes the rest in another crossing. (A single
+ * call skips the framing: ~1 µs less, and onResponse is always called alone.)
  */
 export const FAILED_THROW = '\u0000gatehouse:throw';
 export const FAILED_MALFORMED = '\u0000gatehouse:malformed';
@@ -53,7 +53,6 @@ const ns = $0, takeDropped = $2, emit = $3, batchBudgetMs = $4;
 takeDropped(); // top-level logging does not eat the first call's budget
 const freeze = (o) => { if (o && typeof o === 'object') { for (const v of Object.values(o)) freeze(v); Object.freeze(o); } return o; };
 const ctx = Object.freeze({ config: freeze($1 ?? {}) });
-let failure = '';
 const describe = (e) => {
   try {
     if (e instanceof Error) {
@@ -81,22 +80,21 @@ const notPlain = (v, at, depth) => {
   for (const k in v) { const bad = notPlain(v[k], k, depth + 1); if (bad) return bad; }
   return '';
 };
-const settle = (r, threw) => {
+// A call's line of the answer. JSON never holds a raw newline, and neither do the sentinels.
+const failed = (sentinel, message) => sentinel + JSON.stringify(message);
+const settle = (r, thrown) => {
   const dropped = takeDropped();
   if (dropped > 0) emit('dropped', String(dropped));
-  if (threw) return '${FAILED_THROW}';
-  if (r === undefined || r === null) return r;
+  if (thrown !== undefined) return failed('${FAILED_THROW}', thrown);
+  if (r === undefined || r === null) return '';
   try {
     const type = typeof r;
     if ((type === 'object' || type === 'function') && typeof r.then === 'function') {
-      failure = 'hook returned a Promise: hooks must be synchronous (no async/await)';
-      return '${FAILED_MALFORMED}';
+      return failed('${FAILED_MALFORMED}', 'hook returned a Promise: hooks must be synchronous (no async/await)');
     }
     const bad = notPlain(r, '', 0);
-    if (!bad) return JSON.stringify(r);
-    failure = 'result is not plain data: ' + bad;
-  } catch (e) { failure = 'result is not plain data: ' + describe(e); }
-  return '${FAILED_MALFORMED}';
+    return bad ? failed('${FAILED_MALFORMED}', 'result is not plain data: ' + bad) : JSON.stringify(r);
+  } catch (e) { return failed('${FAILED_MALFORMED}', 'result is not plain data: ' + describe(e)); }
 };
 // Views arrive as request-wire.ts encodes them: newline-separated request fields, or JSON behind a NUL.
 // A request view is lazy: the hook gets a Proxy over a plain object that is filled from the
@@ -205,18 +203,13 @@ const sample = (hook, used) => {
 const invoke = (hook, a, b) => {
   const { fn, arity } = hook, lazy = hook.plain === 0; // fn called bare: \`this\` stays undefined
   touches = 0;
-  let r, threw = false;
+  let r, thrown;
   try { r = arity === 2 ? fn(viewFor(hook, a), viewFor(hook, b), ctx) : fn(viewFor(hook, a), ctx); }
-  catch (e) { failure = describe(e); threw = true; }
+  catch (e) { thrown = describe(e); }
   if (lazy) sample(hook, touches);
-  return settle(r, threw);
+  return settle(r, thrown);
 };
-const wrap = (hook) => {
-  if (hook === undefined) return undefined;
-  return hook.arity === 2 ? function (res, req) { return invoke(hook, res, req); } : function (req) { return invoke(hook, req); };
-};
-// JSON never holds a raw newline, and neither do the sentinels: one line per call.
-const line = (s) => (s === undefined || s === null ? '' : s.charCodeAt(0) === 0 ? s + JSON.stringify(failure) : s);
+const wrap = (hook) => (hook === undefined ? undefined : (a, b) => invoke(hook, a, b));
 const wrapMany = (hook) => {
   if (hook === undefined) return undefined;
   const arity = hook.arity;
@@ -239,7 +232,7 @@ const wrapMany = (hook) => {
         if (Date.now() - t0 >= batchBudgetMs) break;
         out += '\\n';
       }
-      out += line(invoke(hook, views[i], views[i + 1]));
+      out += invoke(hook, views[i], views[i + 1]);
     }
     return out;
   };
@@ -248,6 +241,5 @@ const wrapMany = (hook) => {
 // single and batched wrappers share its state.
 const onRequest = hookOf(ns.onRequest, 1), route = hookOf(ns.route, 1), onResponse = hookOf(ns.onResponse, 2);
 return { onRequest: wrap(onRequest), route: wrap(route), onResponse: wrap(onResponse),
-  onRequestMany: wrapMany(onRequest), routeMany: wrapMany(route), onResponseMany: wrapMany(onResponse),
-  lastFailure: () => failure };
+  onRequestMany: wrapMany(onRequest), routeMany: wrapMany(route), onResponseMany: wrapMany(onResponse) };
 `;

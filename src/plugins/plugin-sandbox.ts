@@ -43,7 +43,6 @@ export class Sandbox {
   #refs: Partial<Record<HookName, ivm.Reference>>;
   /** The same hooks, several calls per crossing (callMany). */
   #many: Partial<Record<HookName, ivm.Reference>>;
-  #lastFailure: ivm.Reference;
   #timeoutMs: number;
   /** The shared watchdog's word for this isolate (null: none free, every call uses `#timedOpts`). */
   #slot: WatchSlot | null;
@@ -52,11 +51,10 @@ export class Sandbox {
   /** Isolate CPU ns before the last call, or -1n when the watchdog watched it. */
   #cpu0 = -1n;
 
-  private constructor(isolate: ivm.Isolate, refs: Refs, many: Refs, lastFailure: ivm.Reference, timeoutMs: number) {
+  private constructor(isolate: ivm.Isolate, refs: Refs, many: Refs, timeoutMs: number) {
     this.#isolate = isolate;
     this.#refs = refs;
     this.#many = many;
-    this.#lastFailure = lastFailure;
     this.hooks = HOOKS.filter((h) => refs[h]);
     this.#timeoutMs = timeoutMs;
     this.#timedOpts = { timeout: timeoutMs };
@@ -102,7 +100,7 @@ export class Sandbox {
       if (Object.keys(refs).length === 0) {
         throw new PluginLoadError(src.displayName, 'exports none of onRequest, route, onResponse');
       }
-      return new Sandbox(isolate, refs, many, bound.getSync('lastFailure', { reference: true }) as ivm.Reference, opts.timeoutMs);
+      return new Sandbox(isolate, refs, many, opts.timeoutMs);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
       throw loadErrorFrom(src, err);
@@ -124,11 +122,9 @@ export class Sandbox {
     const ref = this.#refs[hook];
     if (!ref) return undefined;
     const out = this.#apply(ref, args, hook);
-    if (typeof out !== 'string') return out; // undefined or null: no decision
-    if (out === FAILED_THROW || out === FAILED_MALFORMED) {
-      throw new SandboxFailure(out === FAILED_THROW ? 'throw' : 'malformed', this.#failureMessage());
-    }
-    return parseDecision(hook, out);
+    const result = typeof out === 'string' ? resultOf(hook, out) : new SandboxFailure('malformed', `${hook} answered ${typeof out}`);
+    if (result instanceof SandboxFailure) throw result;
+    return result;
   }
 
   /**
@@ -195,14 +191,6 @@ export class Sandbox {
     return this.#slot?.cpuMsSinceBegin() ?? 0;
   }
 
-  #failureMessage(): string {
-    try {
-      return String(this.#lastFailure.applySync(undefined, [], { timeout: this.#timeoutMs, result: { copy: true } }));
-    } catch {
-      return 'unknown failure';
-    }
-  }
-
   /** Bytes of V8 heap plus external memory counted against the limit (0 once disposed). */
   heapBytes(): number {
     if (this.#isolate.isDisposed) return 0;
@@ -252,19 +240,11 @@ function framed(views: readonly string[]): string[] {
   return chunks;
 }
 
-function parseDecision(hook: HookName, json: string): unknown {
-  try {
-    return JSON.parse(json);
-  } catch {
-    throw new SandboxFailure('malformed', `${hook} returned something that is not plain data`);
-  }
-}
-
-/** One line of a batch's answer (HOOK_SHIM): the decision, or the call's own failure as a value. */
+/** One call's line of an answer (HOOK_SHIM): the decision, or the call's own failure as a value. */
 function resultOf(hook: HookName, line: string): unknown {
   if (line === '') return undefined;
   if (line.charCodeAt(0) !== 0) {
-    try { return parseDecision(hook, line); } catch (err) { return err; }
+    try { return JSON.parse(line); } catch { return new SandboxFailure('malformed', `${hook} returned something that is not plain data`); }
   }
   const kind = line.startsWith(FAILED_THROW) ? 'throw' : 'malformed';
   let message: string;

@@ -2,8 +2,8 @@
  * The views as they cross into a plugin isolate: strings, never objects. isolated-vm copies an
  * object argument through V8's serializer on both sides and parses the copy options of every
  * call (together ~60% of a call's instructions, measured with callgrind); a string argument is
- * one memory copy and needs no options. The isolate-side shim (`decode` in isolate-shims.ts)
- * rebuilds the same plain object.
+ * one memory copy and needs no options. The isolate-side shim (`viewFor` in isolate-shims.ts)
+ * gives hooks the same data, built from the string as far as they read it.
  *
  * A request is '\n'-separated: id, mode, method, url, host, path, query, client ip, client port,
  * client user, tls sni, tls version, route, then header name/value pairs. A field that may be
