@@ -190,8 +190,7 @@ describe('plugins e2e: filters deny, respond, rewrite and adjust responses', fun
       const after = await pluginStatus(proxy, 'filter');
       const calls = after.calls.onRequest.ok - (before.calls.onRequest.ok ?? 0);
       expect(calls).to.equal(120);
-      // one crossing per event-loop turn, not per request
-      // onResponse calls are made one by one on each response head; onRequest calls share crossings
+      // onRequest calls share a crossing per event-loop turn; onResponse calls are made one by one
       const responseCalls = (after.calls.onResponse.ok ?? 0) - (before.calls.onResponse.ok ?? 0);
       const requestCrossings = after.crossings - before.crossings - responseCalls;
       // (how many share one depends on how the requests fall into event-loop turns: at least some do)

@@ -10,11 +10,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const req = (path: string) => requestViewFrom({ path });
 const hostile = (evil: string) => `export function onRequest(req) { if (req.path === '/evil') { ${evil} } }`;
 
-/**
- * Makes calls until the watchdog's running generation includes the plugin. A call starts the loop,
- * or asks a running loop that lacks the plugin to leave so that a later call starts one with it;
- * a generation that stays the same across a call (and a pause) therefore watches the plugin.
- */
 /** Loads a plugin; `watchedFrom` is the first watchdog generation that watches its isolate. */
 function load(opts: Parameters<typeof Plugin.load>[0]): { p: Plugin; watchedFrom: number } {
   // The isolate is registered before the load's smoke call, which may itself launch that generation.
@@ -22,7 +17,11 @@ function load(opts: Parameters<typeof Plugin.load>[0]): { p: Plugin; watchedFrom
   return { p: Plugin.load(opts), watchedFrom };
 }
 
-/** Calls the plugin until the running watchdog generation watches its isolate (the next call is watched). */
+/**
+ * Calls the plugin until the running watchdog generation watches its isolate (the next call is
+ * watched). A call starts the watchdog, or asks a running one that lacks the isolate to make way
+ * for a new generation that has it.
+ */
 async function watched({ p, watchedFrom }: { p: Plugin; watchedFrom: number }): Promise<void> {
   for (let i = 0; i < 300; i++) {
     expect(p.onRequest(req('/')).ok).to.equal(true);
