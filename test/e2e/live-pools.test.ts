@@ -110,13 +110,13 @@ describe('e2e: live pools (admin API)', function () {
     expect(upA.lastCheck, 'no checks after they were turned off').to.equal(undefined);
   });
 
-  it('consistent_hash: removing one of 4 upstreams through the admin API moves only its keys (≤ 1.5/N of 10 000)', async () => {
+  it('consistent_hash: removing one of 4 upstreams through the admin API moves exactly its keys, and adding it back returns them', async () => {
     origins = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startOrigin(n)));
     proxy = await startProxy({
       ...simpleReverse(origins.map((o) => o.url), { balance: 'consistent_hash', hash_key: 'header:x-user' }),
       admin: { listen: '127.0.0.1:0', token: 't0ken' },
     });
-    const keys = 10_000;
+    const keys = 1000;
     const run = () => runLoad(keys, 48, (i) => shoot(agent, `${proxy!.url()}/`, { headers: { 'x-user': `user-${i}` } }));
     const before = (await run()).map((r) => r.body);
     expect((await admin('DELETE', `/pools/app/upstreams?url=${encodeURIComponent(origins[2]!.url)}`)).status).to.equal(200);
@@ -131,6 +131,5 @@ describe('e2e: live pools (admin API)', function () {
     await sleep(10);
     const back = (await run()).map((r) => r.body);
     expect(back).to.deep.equal(before);
-    console.log(`      consistent_hash: ${moved}/${keys} keys moved (removed upstream held ${onRemoved})`);
   });
 });

@@ -42,7 +42,7 @@ describe('forward/block-list-loader', () => {
     expect(m.trie.match('listed.example')?.value).to.deep.equal({ source: file, line: 1 });
   });
 
-  it('loads a 200 000-entry list (time printed, not asserted)', async () => {
+  it('loads a 200 000-entry list and matches names in it', async () => {
     const file = join(dir, 'big.txt');
     const tlds = ['com', 'net', 'org', 'io', 'de', 'co.uk'];
     const lines = ['# generated'];
@@ -52,19 +52,14 @@ describe('forward/block-list-loader', () => {
     }
     await writeFile(file, lines.join('\n'));
     const trie = new DomainTrie<BlockEntry>();
-    const t0 = performance.now();
     const r = await loadBlockList(file, trie);
-    const loadMs = performance.now() - t0;
     expect(r.added).to.equal(200_000);
     expect(r.invalid).to.equal(0);
     const probes = 200_000;
-    const t1 = performance.now();
     let hits = 0;
     for (let i = 0; i < probes; i++) {
       if (trie.match(`www.host${i.toString(36)}.domain${((i * 7919) % 50_000).toString(36)}.${tlds[i % tlds.length]}`)) hits++;
     }
-    const matchUs = ((performance.now() - t1) * 1000) / probes;
     expect(hits).to.equal(Math.ceil(probes / 3)); // only the *.wildcard third matches a www. name
-    console.log(`      200k-entry block list: load ${loadMs.toFixed(0)} ms, match ${matchUs.toFixed(2)} µs/lookup`);
   });
 });
