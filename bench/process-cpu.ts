@@ -33,11 +33,40 @@ function threadSeconds(pid: number): Map<string, number> | null {
   }
 }
 
-export function readCpu(pid: number): CpuReading {
-  return { threads: threadSeconds(pid), ticks: tickSeconds(pid) };
+/** The process and its descendants (plugins run in child processes of the proxy). */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(Number(name));
+      parents.set(ppid, list);
+    } catch { /* ended while listed */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const c of parents.get(p) ?? []) walk(c); };
+  walk(pid);
+  return out;
 }
 
-/** CPU seconds used between two readings of the same process. */
+/** The CPU of `pid` and every process below it. */
+export function readCpu(pid: number): CpuReading {
+  let threads: Map<string, number> | null = new Map();
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      ticks += tickSeconds(p);
+      const t = threadSeconds(p);
+      if (t === null || threads === null) threads = null;
+      else for (const [tid, sec] of t) threads.set(tid, sec);
+    } catch { /* ended while read */ }
+  }
+  return { threads, ticks };
+}
+
+/** CPU seconds used between two readings of the same process tree. */
 export function cpuSecondsBetween(a: CpuReading, b: CpuReading): number {
   if (a.threads && b.threads && a.threads.size === b.threads.size) {
     let sum = 0;

@@ -62,7 +62,7 @@ export class Gateway {
   #isTrusted: (ip: string) => boolean;
   /** The one HTTP cache, shared by every listener (forward listeners: `cacheStage({ cache: gateway.cache, mode: 'forward', … })`). */
   readonly cache: HttpCache;
-  /** The one plugin registry; constructing it loads every configured plugin (throws PluginConfigError). */
+  /** The one plugin registry; start() loads every configured plugin (throws PluginConfigError). */
   readonly plugins: PluginHost;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
@@ -118,6 +118,12 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.plugins.load();
+    } catch (e) {
+      this.plugins.close();
+      throw e;
+    }
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
       for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
@@ -126,6 +132,7 @@ export class Gateway {
       if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
     } catch (e) {
       await Promise.all(started.map((s) => s.stop(0)));
+      this.plugins.close();
       throw e;
     }
     this.#health.reconcile(this.#pools);
@@ -149,7 +156,7 @@ export class Gateway {
    */
   async reload(config: GatehouseConfig): Promise<void> {
     // first, so a plugin that does not load refuses the reload before anything changed
-    this.plugins.prepareReload(config);
+    await this.plugins.prepareReload(config);
     const oldPools = this.#pools;
     this.#pools = this.#buildPools(config);
     this.#config = config;

@@ -23,9 +23,10 @@ export async function runProxy(configFile: string, err: (line: string) => void):
     if (e instanceof ConfigError) { e.problems.forEach((p) => err(p)); return 1; }
     throw e;
   }
-  const problems = await runtimeProblems(config);
-  if (problems.length) { problems.forEach((p) => err(p)); return 1; }
   const workers = config.workers === 0 ? availableParallelism() : config.workers;
+  // one process loads its plugins in gateway.start(), before it listens; a primary checks them for its workers
+  const problems = await runtimeProblems(config, { plugins: workers > 1 });
+  if (problems.length) { problems.forEach((p) => err(p)); return 1; }
   if (workers > 1) return runPrimary(configFile, config, workers, err);
 
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id });

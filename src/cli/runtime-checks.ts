@@ -4,12 +4,16 @@ import { validateReverseTls } from '../tls/sni-contexts.js';
 import { pluginProblems } from '../plugins/plugin-config-check.js';
 import { forwardProblems } from '../forward/forward-policy.js';
 
-export async function runtimeProblems(config: GatehouseConfig): Promise<string[]> {
+/**
+ * `plugins: false` leaves the plugins out: the gateway loads them itself before it listens (or
+ * before a reload changes anything) and reports them the same way, so they are not started twice.
+ */
+export async function runtimeProblems(config: GatehouseConfig, opts: { plugins?: boolean } = {}): Promise<string[]> {
   const problems: string[] = [];
   config.reverse.forEach((l, i) => {
     if (l.tls) problems.push(...validateReverseTls(l.tls, { keyPrefix: `reverse[${i}].tls` }).map((p) => `${p.key}: ${p.message}`));
   });
-  problems.push(...pluginProblems(config));
+  if (opts.plugins !== false) problems.push(...await pluginProblems(config));
   // ACLs, block lists, users/groups files, intercept CA, allow_destinations, parent, PAC
   problems.push(...await forwardProblems(config.forward));
   return problems;

@@ -74,9 +74,10 @@ export const topSchema = {
   },
   plugins: {
     dir: { doc: 'Directory plugin file names are relative to.', format: String, default: 'plugins' },
-    memory_limit: { doc: 'Heap limit per plugin isolate.', format: 'size', default: '32MB' },
-    timeout: { doc: 'Wall time per plugin call.', format: 'duration', default: '20ms' },
-    isolation: { doc: 'Where isolates run: in_process (see README for why not a separate process).', format: ['in_process'], default: 'in_process' },
+    memory_limit: { doc: 'Heap limit per plugin isolate; over it the call fails (oom) and the isolate is rebuilt.', format: 'size', default: '32MB' },
+    cpu_limit: { doc: 'CPU time one hook call may use; over it the call fails (timeout).', format: 'duration', default: '50ms' },
+    timeout: { doc: 'Wall time after which a hook call is stopped whatever its CPU (timeout); the plugin process is killed if it stays silent a second longer.', format: 'duration', default: '500ms' },
+    isolation: { doc: 'Where plugins run: process (each plugin in its own supervised process; the only choice since in-process isolates could take the proxy down).', format: ['process'], default: 'process' },
     watch: { doc: 'Reload a plugin when its file changes (fs.watch on its directory, 100ms debounce); false = only on SIGHUP or POST /reload.', format: Boolean, default: true },
   },
 };

@@ -90,7 +90,7 @@ export interface GatehouseConfig {
   admin: { listen: string; token: string };
   limits: Limits;
   cache: { max_size: number; max_object_size: number; stale_grace: number };
-  plugins: { dir: string; memory_limit: number; timeout: number; isolation: 'in_process'; watch: boolean };
+  plugins: { dir: string; memory_limit: number; cpu_limit: number; timeout: number; isolation: 'process'; watch: boolean };
   forward: ForwardListener[];
   reverse: ReverseListener[];
   tcp: TcpListener[];

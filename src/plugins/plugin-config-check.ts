@@ -3,9 +3,9 @@ import type { GatehouseConfig } from '../config/types.js';
 import { configuredPlugins } from './plugin-host.js';
 import { checkPlugin, registryOptionsFromConfig, resolveEntry } from './plugin-registry.js';
 
-export function pluginProblems(config: GatehouseConfig): string[] {
-  const { dir, memoryLimitMb, timeoutMs } = registryOptionsFromConfig(config.plugins);
-  const seen = new Map<string, string[]>();
+export async function pluginProblems(config: GatehouseConfig): Promise<string[]> {
+  const { dir, memoryLimitMb, cpuLimitMs, timeoutMs } = registryOptionsFromConfig(config.plugins);
+  const seen = new Map<string, Promise<string[]>>();
   const problems: string[] = [];
   for (const { key, entry } of configuredPlugins(config)) {
     let found: string[];
@@ -13,8 +13,9 @@ export function pluginProblems(config: GatehouseConfig): string[] {
       const r = resolveEntry(entry, dir);
       // an entry listed on several routes is compiled once
       const id = `${r.file}\0${JSON.stringify(r.options)}`;
-      found = seen.get(id) ?? checkPlugin(r.file, { memoryLimitMb, timeoutMs, options: r.options });
-      seen.set(id, found);
+      const check = seen.get(id) ?? checkPlugin(r.file, { memoryLimitMb, cpuLimitMs, timeoutMs, options: r.options });
+      seen.set(id, check);
+      found = await check;
     } catch (e) {
       found = [(e as Error).message];
     }

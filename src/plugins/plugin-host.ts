@@ -50,7 +50,7 @@ export class PluginHost {
   #config: GatehouseConfig;
   #pruneTimer?: NodeJS.Timeout;
 
-  /** Loads every configured plugin; throws PluginConfigError when one does not load. */
+  /** Nothing is loaded until load(). */
   constructor(config: GatehouseConfig, log: Logger, metrics: client.Registry) {
     this.#log = log.child({ unit: 'plugins' });
     this.#logger = pluginLogger(this.#log);
@@ -58,19 +58,21 @@ export class PluginHost {
     this.#config = config;
     this.#settings = JSON.stringify(config.plugins);
     this.#registry = this.#newRegistry(config);
-    try {
-      this.#loadAll(config, this.#registry);
-    } catch (e) {
-      this.#registry.close();
-      throw e;
-    }
   }
 
-  /** The stage for a list of entries (a route's or a forward listener's); undefined when the list is empty. */
+  /** Loads every configured plugin (each in its own process); throws PluginConfigError when one does not load. */
+  async load(): Promise<void> {
+    await this.#loadAll(this.#config, this.#registry);
+  }
+
+  /**
+   * The stage for a list of entries (a route's or a forward listener's); undefined when the list is
+   * empty. Its plugins are looked up at the first request, when load() or prepareReload() has loaded them.
+   */
   stageFor(entries: readonly PluginEntry[], pools?: () => ReadonlyMap<string, PluginPool>): Stage | undefined {
     if (entries.length === 0) return undefined;
     const registry = this.#registry;
-    return pluginStage({ plugins: entries.map((e) => registry.use(e)), pools });
+    return pluginStage({ plugins: () => entries.map((e) => registry.use(e)), pools });
   }
 
   /**
@@ -78,21 +80,21 @@ export class PluginHost {
    * keeps the old one serving, logged), and the new config's entries are loaded. Throws
    * PluginConfigError, changing nothing the current config uses, when a new entry does not load.
    */
-  prepareReload(config: GatehouseConfig): ReloadReport {
+  async prepareReload(config: GatehouseConfig): Promise<ReloadReport> {
     const settings = JSON.stringify(config.plugins);
     if (settings !== this.#settings) {
       // dir or limits changed: every plugin is built afresh with the new settings
       const fresh = this.#newRegistry(config);
-      try { this.#loadAll(config, fresh); } catch (e) { fresh.close(); throw e; }
+      try { await this.#loadAll(config, fresh); } catch (e) { fresh.close(); throw e; }
       this.#retire(this.#registry, config.shutdown_timeout);
       this.#registry = fresh;
       this.#settings = settings;
       return { reloaded: fresh.list().map((p) => ({ plugin: p.name, version: p.version, changed: true })), failed: [] };
     }
-    const report = this.#registry.reload({ ifChanged: true });
+    const report = await this.#registry.reload({ ifChanged: true });
     const changed = report.reloaded.filter((r) => r.changed);
     if (changed.length || report.failed.length) this.#log.info({ changed, failed: report.failed }, 'plugins reloaded');
-    this.#loadAll(config, this.#registry);
+    await this.#loadAll(config, this.#registry);
     return report;
   }
 
@@ -110,8 +112,8 @@ export class PluginHost {
   status(): Record<string, unknown>[] {
     return this.#registry.stats().map((s) => ({
       name: s.name, file: s.file, version: s.version, state: s.state, hooks: s.hooks, on_error: s.onError,
-      calls: s.calls, errors: s.errors, terminations: s.terminations, rebuilds: s.rebuilds, reloads: s.reloads,
-      heap_bytes: s.heapBytes, logs_dropped: s.logsDropped, crossings: s.crossings, last_error: s.lastError, loaded_at: s.loadedAt,
+      calls: s.calls, errors: s.errors, terminations: s.terminations, restarts: s.restarts, reloads: s.reloads,
+      heap_bytes: s.heapBytes, logs_dropped: s.logsDropped, last_error: s.lastError, loaded_at: s.loadedAt,
     }));
   }
 
@@ -130,14 +132,12 @@ export class PluginHost {
     });
   }
 
-  #loadAll(config: GatehouseConfig, registry: PluginRegistry): Plugin[] {
-    const problems: string[] = [];
-    const plugins: Plugin[] = [];
-    for (const { key, entry } of configuredPlugins(config)) {
-      try { plugins.push(registry.use(entry)); } catch (e) { problems.push(`${key}: ${(e as Error).message}`); }
-    }
+  /** Loads a config's plugins side by side (a process each); every entry that fails is reported. */
+  async #loadAll(config: GatehouseConfig, registry: PluginRegistry): Promise<void> {
+    const entries = configuredPlugins(config);
+    const results = await Promise.allSettled(entries.map(({ entry }) => registry.load(entry)));
+    const problems = results.flatMap((r, i) => (r.status === 'rejected' ? [`${entries[i]!.key}: ${(r.reason as Error).message}`] : []));
     if (problems.length) throw new PluginConfigError(problems);
-    return plugins;
   }
 
   // In-flight requests may still call the old registry's plugins: close it once they have had time to finish.

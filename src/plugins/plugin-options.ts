@@ -1,10 +1,6 @@
-/**
- * A plugin's settings: what a config entry and `plugins.*` may set, the defaults, and the part the
- * sandbox needs.
- */
-import type { LogLimiter } from './log-limiter.js';
-import type { SandboxOptions } from './plugin-sandbox.js';
+/** A plugin's settings: what a config entry and `plugins.*` may set, and the defaults. */
 import type { OnError, PluginLogger, PluginObserver } from './plugin-types.js';
+import type { SandboxSettings } from './sandbox/protocol.js';
 
 export interface PluginOptions {
   /** Name in logs, metrics and /status. */
@@ -17,47 +13,51 @@ export interface PluginOptions {
   onError?: OnError;
   /** Heap per isolate, MB. Default 32. */
   memoryLimitMb?: number;
-  /** Wall time per call, ms. Default 20. */
-  timeoutMs?: number;
-  /** Wall time for the module top level (load, reload, rebuild), ms. Default 250. */
-  loadTimeoutMs?: number;
-  /** CPU a call may use before the watchdog terminates the isolate, ms. Default 1.5 × timeoutMs. */
+  /** CPU time one hook call may use, ms. Default 50. */
   cpuLimitMs?: number;
-  /** Terminations (timeout, oom, crash) within windowMs that quarantine the plugin. Default 5 in 10s. */
+  /** Wall time after which a hook call is stopped whatever its CPU, ms. Default 500. */
+  timeoutMs?: number;
+  /** Wall time for the module top level (load, reload, restart), ms. Default 1000. */
+  loadTimeoutMs?: number;
+  /** Silence of a plugin process owing answers, beyond timeoutMs, before it is killed, ms. Default 1000. */
+  graceMs?: number;
+  /** Terminations (timeout, out of memory, crash) within windowMs that quarantine the plugin. Default 5 in 10s. */
   quarantine?: { failures: number; windowMs: number };
   /** Default 20 lines per call (dropped inside the isolate beyond that) and 100 per second. */
   logLinesPerCall?: number;
   logLinesPerSecond?: number;
   logger?: PluginLogger;
   observer?: PluginObserver;
-  /** How often the idle-CPU watchdog looks, ms; 0 = off. Default 1000. */
-  watchdogIntervalMs?: number;
 }
 
 const silent: PluginLogger = { info() {}, warn() {}, error() {} };
 
+/** Characters of JSON a decision may have (a `respond` body is at most 64 KiB, see decision-validate.ts). */
+const MAX_RESULT_CHARS = 1024 * 1024;
+/** Time for a plugin process to start before the plugin loads: Node's own start-up on a loaded machine. */
+const START_MS = 30_000;
+
 export type FullOptions = ReturnType<typeof withDefaults>;
 
 export function withDefaults(o: PluginOptions) {
-  const timeoutMs = o.timeoutMs ?? 20;
   return {
     ...o,
     memoryLimitMb: o.memoryLimitMb ?? 32,
-    timeoutMs,
-    loadTimeoutMs: o.loadTimeoutMs ?? 250,
-    cpuLimitMs: o.cpuLimitMs ?? timeoutMs * 1.5,
+    cpuLimitMs: o.cpuLimitMs ?? 50,
+    timeoutMs: o.timeoutMs ?? 500,
+    loadTimeoutMs: o.loadTimeoutMs ?? 1000,
+    graceMs: o.graceMs ?? 1000,
+    startMs: START_MS,
     quarantine: o.quarantine ?? { failures: 5, windowMs: 10_000 },
     logLinesPerCall: o.logLinesPerCall ?? 20,
     logLinesPerSecond: o.logLinesPerSecond ?? 100,
     logger: o.logger ?? silent,
-    watchdogIntervalMs: o.watchdogIntervalMs ?? 1000,
   };
 }
 
-export function sandboxOptions(o: FullOptions, log: LogLimiter): SandboxOptions {
+export function sandboxSettings(o: FullOptions): SandboxSettings {
   return {
-    memoryLimitMb: o.memoryLimitMb, timeoutMs: o.timeoutMs, loadTimeoutMs: o.loadTimeoutMs, config: o.config ?? {},
-    logLinesPerCall: o.logLinesPerCall, onLog: (lvl, text) => log.emit(lvl, text), onDropped: (n) => log.drop(n),
-    onCatastrophic: (message) => o.logger.error({ plugin: o.name, err: message }, 'plugin isolate catastrophic error'),
+    memoryLimitMb: o.memoryLimitMb, cpuLimitMs: o.cpuLimitMs, timeoutMs: o.timeoutMs, loadTimeoutMs: o.loadTimeoutMs,
+    logLinesPerCall: o.logLinesPerCall, maxResultChars: MAX_RESULT_CHARS, config: o.config ?? {},
   };
 }

@@ -20,13 +20,14 @@ export interface RegistryOptions {
   /** Directory plugin files are resolved against (config `plugins.dir`). */
   dir: string;
   memoryLimitMb?: number;
+  cpuLimitMs?: number;
   timeoutMs?: number;
   /** Reload a plugin when its file changes (fs.watch on its directory, 100ms debounce). Default false. */
   watch?: boolean;
   logger?: PluginLogger;
   observer?: PluginObserver;
-  /** Passed through to every Plugin (quarantine, log rates, load timeout, watchdog). */
-  tuning?: Pick<PluginOptions, 'quarantine' | 'logLinesPerCall' | 'logLinesPerSecond' | 'loadTimeoutMs' | 'cpuLimitMs' | 'watchdogIntervalMs'>;
+  /** Passed through to every Plugin (quarantine, log rates, load timeout, grace). */
+  tuning?: Pick<PluginOptions, 'quarantine' | 'logLinesPerCall' | 'logLinesPerSecond' | 'loadTimeoutMs' | 'graceMs'>;
 }
 
 export interface ReloadReport {
@@ -35,10 +36,13 @@ export interface ReloadReport {
 }
 
 /** RegistryOptions from the config's `plugins` section (sizes/durations as strings or numbers). */
-export function registryOptionsFromConfig(cfg: { dir: string; memory_limit: string | number; timeout: string | number }): RegistryOptions {
+export function registryOptionsFromConfig(
+  cfg: { dir: string; memory_limit: string | number; cpu_limit: string | number; timeout: string | number },
+): RegistryOptions {
   return {
     dir: cfg.dir,
     memoryLimitMb: Math.max(8, Math.round(parseSize(cfg.memory_limit) / (1024 * 1024))),
+    cpuLimitMs: parseDuration(cfg.cpu_limit),
     timeoutMs: parseDuration(cfg.timeout),
   };
 }
@@ -64,19 +68,26 @@ export function resolveEntry(entry: unknown, dir: string): ResolvedEntry {
  * Loads `file` the way the proxy would (compile, imports, top level, smoke call) and returns
  * the problems as `file:line:col: message` lines; empty when the plugin is fine.
  */
-export function checkPlugin(file: string, opts: { memoryLimitMb?: number; timeoutMs?: number; options?: Record<string, unknown> } = {}): string[] {
+export async function checkPlugin(
+  file: string, opts: { memoryLimitMb?: number; cpuLimitMs?: number; timeoutMs?: number; options?: Record<string, unknown> } = {},
+): Promise<string[]> {
   try {
-    Plugin.load({ name: basename(file), file: resolve(file), config: opts.options ?? {}, memoryLimitMb: opts.memoryLimitMb,
-      timeoutMs: opts.timeoutMs, watchdogIntervalMs: 0 }).close();
+    (await Plugin.load({ name: basename(file), file: resolve(file), config: opts.options ?? {}, memoryLimitMb: opts.memoryLimitMb,
+      cpuLimitMs: opts.cpuLimitMs, timeoutMs: opts.timeoutMs })).close();
     return [];
   } catch (err) {
     return [err instanceof PluginLoadError ? err.message : `${file}: ${String(err)}`];
   }
 }
 
+const keyOf = (r: ResolvedEntry): string => `${r.file}\0${JSON.stringify(r.options)}\0${r.onError ?? ''}`;
+
 export class PluginRegistry {
   #opts: RegistryOptions;
   #byKey = new Map<string, Plugin>();
+  #loading = new Map<string, Promise<Plugin>>();
+  /** Names of plugins still loading, so two loads never take the same name. */
+  #reserved = new Set<string>();
   #watchers = new Map<string, FSWatcher>();
   #pending = new Map<string, NodeJS.Timeout>();
 
@@ -86,22 +97,43 @@ export class PluginRegistry {
 
   /**
    * The plugin for a config entry, loading it on first use. Identical entries share one instance
-   * (and its module state). Throws PluginLoadError (or Error for a bad entry) when it cannot load.
+   * (and its module state). Rejects PluginLoadError (or Error for a bad entry) when it cannot load.
    */
-  use(entry: PluginEntry): Plugin {
-    const r = resolveEntry(entry, this.#opts.dir);
-    const key = `${r.file}\0${JSON.stringify(r.options)}\0${r.onError ?? ''}`;
+  load(entry: PluginEntry): Promise<Plugin> {
+    let key: string;
+    let r: ResolvedEntry;
+    try {
+      r = resolveEntry(entry, this.#opts.dir);
+      key = keyOf(r);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     const existing = this.#byKey.get(key);
-    if (existing) return existing;
-    const plugin = Plugin.load({
-      ...this.#opts.tuning,
-      name: this.#uniqueName(basename(r.file, extname(r.file))),
-      file: r.file, config: r.options, onError: r.onError,
-      memoryLimitMb: this.#opts.memoryLimitMb, timeoutMs: this.#opts.timeoutMs,
-      logger: this.#opts.logger, observer: this.#opts.observer,
-    });
-    this.#byKey.set(key, plugin);
-    if (this.#opts.watch) this.#watch(r.file);
+    if (existing) return Promise.resolve(existing);
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      const name = this.#uniqueName(basename(r.file, extname(r.file)));
+      this.#reserved.add(name);
+      loading = Plugin.load({
+        ...this.#opts.tuning,
+        name,
+        file: r.file, config: r.options, onError: r.onError,
+        memoryLimitMb: this.#opts.memoryLimitMb, cpuLimitMs: this.#opts.cpuLimitMs, timeoutMs: this.#opts.timeoutMs,
+        logger: this.#opts.logger, observer: this.#opts.observer,
+      }).then((plugin) => {
+        this.#byKey.set(key, plugin);
+        if (this.#opts.watch) this.#watch(r.file);
+        return plugin;
+      }).finally(() => { this.#loading.delete(key); this.#reserved.delete(name); });
+      this.#loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  /** The loaded plugin for a config entry (load() it first). */
+  use(entry: PluginEntry): Plugin {
+    const plugin = this.#byKey.get(keyOf(resolveEntry(entry, this.#opts.dir)));
+    if (!plugin) throw new Error(`plugin ${JSON.stringify(entry)} is not loaded`);
     return plugin;
   }
 
@@ -117,7 +149,7 @@ export class PluginRegistry {
    * Rebuilds every plugin from its file; failures keep the old version and are reported.
    * `ifChanged`: only plugins whose file changed (or that are quarantined) get a new isolate.
    */
-  reload(opts: { ifChanged?: boolean } = {}): ReloadReport {
+  reload(opts: { ifChanged?: boolean } = {}): Promise<ReloadReport> {
     return this.#reloadWhere(() => true, opts);
   }
 
@@ -141,10 +173,10 @@ export class PluginRegistry {
     this.#byKey.clear();
   }
 
-  #reloadWhere(pick: (p: Plugin) => boolean, opts: { ifChanged?: boolean } = {}): ReloadReport {
+  async #reloadWhere(pick: (p: Plugin) => boolean, opts: { ifChanged?: boolean } = {}): Promise<ReloadReport> {
     const report: ReloadReport = { reloaded: [], failed: [] };
     for (const p of this.list().filter(pick)) {
-      const r = p.reload(opts);
+      const r = await p.reload(opts);
       if (r.ok) report.reloaded.push({ plugin: p.name, version: r.version, changed: r.changed });
       else report.failed.push({ plugin: p.name, error: r.error.message });
     }
@@ -152,7 +184,7 @@ export class PluginRegistry {
   }
 
   #uniqueName(base: string): string {
-    const taken = new Set(this.list().map((p) => p.name));
+    const taken = new Set([...this.list().map((p) => p.name), ...this.#reserved]);
     if (!taken.has(base)) return base;
     let i = 2;
     while (taken.has(`${base}#${i}`)) i++;
@@ -171,8 +203,8 @@ export class PluginRegistry {
         clearTimeout(this.#pending.get(changed));
         this.#pending.set(changed, setTimeout(() => {
           this.#pending.delete(changed);
-          const report = this.#reloadWhere((p) => p.file === changed, { ifChanged: true });
-          this.#opts.logger?.info({ file: changed, ...report }, 'plugin file changed');
+          void this.#reloadWhere((p) => p.file === changed, { ifChanged: true })
+            .then((report) => this.#opts.logger?.info({ file: changed, ...report }, 'plugin file changed'));
         }, 100).unref());
       });
       w.unref();

@@ -8,7 +8,7 @@ import { errorResponseParts } from '../core/error-response.js';
 import { ProxyError } from '../core/errors.js';
 import { ForwardingSink, type ResponseSink } from '../core/response-sink.js';
 import type { Plugin } from './plugin.js';
-import type { HeaderValue, ResponseDecision, ResponseView } from './plugin-types.js';
+import type { HeaderValue, RequestView, ResponseDecision, ResponseView } from './plugin-types.js';
 
 /** Flat `[name, value, …]` → response view; `set-cookie` stays a list. */
 export function viewOfFlat(status: number, flat: readonly string[]): ResponseView {
@@ -48,15 +48,22 @@ function apply(d: NonNullable<ResponseDecision>, head: { status: number; flat: s
   }
 }
 
+/**
+ * Runs the onResponse hooks on the response head before it goes on. The hooks answer from the
+ * plugin process, so body chunks that arrive meanwhile wait here (the producer is told to wait
+ * for drain) and follow the head once it is decided.
+ */
 export class PluginResponseSink extends ForwardingSink {
   #replaced = false;
+  /** While the hooks run: what arrived after the head, in order. */
+  #held: { chunks: Buffer[]; ended: boolean; aborted?: Error; resume?: () => void } | null = null;
 
   /** `entered()`: how many plugins (from the first) took part in the request; only their onResponse runs. */
   constructor(
     next: ResponseSink,
     private readonly ctx: RequestContext,
-    /** The request as encoded for plugins, after the onRequest rewrites. */
-    private readonly request: () => string,
+    /** The request's view, with the onRequest rewrites. */
+    private readonly request: RequestView,
     private readonly plugins: readonly Plugin[],
     private readonly entered: () => number,
     private readonly failed: (ctx: RequestContext, plugin: Plugin, hook: 'onResponse', error: { kind: string; message: string }, onError: string) => ProxyError | undefined,
@@ -65,16 +72,40 @@ export class PluginResponseSink extends ForwardingSink {
   }
 
   override head(status: number, headers: string[]): void {
-    const head = { status, flat: headers };
-    let view: ResponseView | undefined;
-    for (let i = this.entered() - 1; i >= 0; i--) {
-      const plugin = this.plugins[i]!;
-      if (!plugin.has('onResponse')) continue;
-      view ??= viewOfFlat(status, headers);
-      const r = plugin.onResponse(view, this.request());
+    const hooked = this.plugins.slice(0, this.entered()).filter((p) => p.has('onResponse')).reverse();
+    if (hooked.length === 0) { this.next.head(status, headers); return; }
+    this.#held = { chunks: [], ended: false };
+    void this.#decide(hooked, { status, flat: headers }).then(() => this.#release());
+  }
+
+  override data(chunk: Buffer): boolean {
+    if (this.#replaced) return true;
+    if (this.#held) { this.#held.chunks.push(chunk); return false; }
+    return this.next.data(chunk);
+  }
+
+  override onDrain(resume: () => void): void {
+    if (this.#held) this.#held.resume = resume;
+    else this.next.onDrain(resume);
+  }
+
+  override end(): void {
+    if (this.#held) this.#held.ended = true;
+    else if (!this.#replaced) this.next.end();
+  }
+
+  override abort(err: Error): void {
+    if (this.#held) this.#held.aborted = err;
+    else if (!this.#replaced) this.next.abort(err);
+  }
+
+  async #decide(hooked: Plugin[], head: { status: number; flat: string[] }): Promise<void> {
+    const view = viewOfFlat(head.status, head.flat);
+    for (const plugin of hooked) {
+      const r = await plugin.onResponse(view, this.request);
       if (!r.ok) {
         const err = this.failed(this.ctx, plugin, 'onResponse', r.error, r.onError);
-        if (err) return this.#replace(err);
+        if (err) { this.#replace(err); return; }
         continue;
       }
       if (r.decision) apply(r.decision, head, view);
@@ -82,9 +113,19 @@ export class PluginResponseSink extends ForwardingSink {
     this.next.head(head.status, head.flat);
   }
 
-  override data(chunk: Buffer): boolean { return this.#replaced ? true : this.next.data(chunk); }
-  override end(): void { if (!this.#replaced) this.next.end(); }
-  override abort(err: Error): void { if (!this.#replaced) this.next.abort(err); }
+  /** The head went on (or was replaced): what arrived meanwhile follows it. */
+  #release(): void {
+    const held = this.#held!;
+    this.#held = null;
+    if (held.aborted) { this.abort(held.aborted); return; }
+    let ready = true;
+    for (const chunk of held.chunks) ready = this.data(chunk);
+    if (held.ended) { this.end(); return; }
+    if (held.resume) {
+      if (ready) held.resume();
+      else this.next.onDrain(held.resume);
+    }
+  }
 
   #replace(err: ProxyError): void {
     this.#replaced = true;

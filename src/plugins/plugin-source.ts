@@ -63,28 +63,3 @@ export function readPluginSource(file: string): PluginSource {
     throw new PluginLoadError(displayName, `TypeScript: ${first.text}`, first.location?.line, first.location ? first.location.column + 1 : undefined);
   }
 }
-
-/**
- * Turns an error thrown while compiling or evaluating the module into a PluginLoadError with
- * the best position it carries: V8 syntax errors end in `[file:line:col]`, runtime errors
- * have it in their first stack frame.
- */
-export function loadErrorFrom(src: PluginSource, err: unknown): PluginLoadError {
-  if (err instanceof PluginLoadError) return err;
-  const e = err as { name?: string; message?: string; stack?: string } | undefined;
-  const message = String(e?.message ?? err);
-  const name = e?.name && e.name !== 'Error' ? `${e.name}: ` : '';
-  const escaped = src.displayName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const bracket = new RegExp(`\\s*\\[${escaped}:(\\d+):(\\d+)\\]$`).exec(message);
-  if (bracket) {
-    return new PluginLoadError(src.displayName, name + message.slice(0, bracket.index), Number(bracket[1]), Number(bracket[2]));
-  }
-  const frame = new RegExp(`${escaped}:(\\d+):(\\d+)`).exec(e?.stack ?? '');
-  return new PluginLoadError(src.displayName, name + message, frame ? Number(frame[1]) : undefined, frame ? Number(frame[2]) : undefined);
-}
-
-/** 1-based line of the first `import`/`export … from` that names `specifier`, for messages. */
-export function lineOfImport(code: string, specifier: string): number | undefined {
-  const i = code.split('\n').findIndex((l) => /\b(import|from)\b/.test(l) && l.includes(specifier));
-  return i >= 0 ? i + 1 : undefined;
-}

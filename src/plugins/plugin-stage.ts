@@ -8,19 +8,17 @@ import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
 import { originOf } from '../core/origin.js';
 import type { Stage } from '../core/pipeline.js';
-import { requestViewOf, requestWireOf, rewriteViewPath } from './context-view.js';
-import type { CallReceiver } from './call-batcher.js';
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
-import { encodeRequestView } from './request-wire.js';
-import type { CallResult, HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
+import type { HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
+import { requestViewOf, rewriteViewPath } from './plugin-view.js';
 
 /** What the stage needs of a pool: membership of an upstream by origin. */
 export interface PluginPool { find(origin: string): unknown }
 
 export interface PluginStageOptions {
-  /** The entry list's plugins, in config order. */
-  plugins: readonly Plugin[];
+  /** The entry list's plugins, in config order (asked once, at the first request). */
+  plugins: () => readonly Plugin[];
   /** Live pools (route decisions are checked against them on every call). Omit where routing makes no sense. */
   pools?: () => ReadonlyMap<string, PluginPool>;
 }
@@ -89,153 +87,83 @@ function applyRoute(ctx: RequestContext, d: NonNullable<RouteDecision>, pools: R
 }
 
 /**
- * One request's way through a stage's plugins: the onRequest hooks in order, then the route hooks
- * until one names a target. Each hook call is queued (call-batcher.ts) and made with this turn's
- * other requests; the chain is its own receiver, so a call costs no closure.
+ * One request's way through a stage's plugins: the onRequest hooks in config order, then the route
+ * hooks until one names a target. Returns how many plugins (from the first) took part, whose
+ * onResponse hooks then run, or 'answered' when a plugin answered the request itself.
  */
-class PluginChain implements CallReceiver<RequestDecision | RouteDecision> {
-  /** The request as encoded for plugins; re-encoded after a rewrite. */
-  wire: string;
-  view: RequestView | undefined;
-  /** Plugins (from the first) whose onRequest passed: only their onResponse runs. */
-  entered = 0;
-  #at = 0;
-  #routing = false;
-  #resolve!: () => void;
-  #reject!: (err: unknown) => void;
-
-  constructor(
-    private readonly ctx: RequestContext,
-    private readonly next: () => Promise<void>,
-    private readonly plugins: readonly Plugin[],
-    /** Undefined: no route hook is called (no pools here, forward mode, or none has one). */
-    private readonly targets: RouteTargets | undefined,
-    private readonly pools: (() => ReadonlyMap<string, PluginPool>) | undefined,
-  ) {
-    this.wire = requestWireOf(ctx);
-  }
-
-  run(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-      this.#requestHooks(0);
-    });
-  }
-
-  received(r: CallResult<RequestDecision | RouteDecision>): void {
-    const plugin = this.plugins[this.#at]!;
-    try {
-      if (!this.#routing) {
-        if (this.#onRequestDone(plugin, r as CallResult<RequestDecision>) === 'answered') { this.#resolve(); return; }
-        this.entered++;
-        this.#requestHooks(this.#at + 1);
-      } else if (this.#routeDone(plugin, r as CallResult<RouteDecision>)) {
-        this.#continue();
-      } else {
-        this.#routeHooks(this.#at + 1);
-      }
-    } catch (err) {
-      this.#reject(err);
-    }
-  }
-
-  #requestHooks(from: number): void {
-    for (let i = from; i < this.plugins.length; i++) {
-      if (this.plugins[i]!.has('onRequest')) {
-        this.#at = i;
-        this.plugins[i]!.enqueue('onRequest', [this.wire], this);
-        return;
-      }
-      this.entered++;
-    }
-    this.#routing = true;
-    this.#routeHooks(0);
-  }
-
-  #routeHooks(from: number): void {
-    if (this.targets !== undefined) {
-      for (let i = from; i < this.plugins.length; i++) {
-        if (!this.plugins[i]!.has('route')) continue;
-        this.#at = i;
-        this.plugins[i]!.enqueue('route', [this.wire], this, this.targets);
-        return;
+async function requestHooks(
+  ctx: RequestContext, plugins: readonly Plugin[], view: RequestView, targets: RouteTargets | undefined,
+  pools: (() => ReadonlyMap<string, PluginPool>) | undefined, entered: { count: number },
+): Promise<'answered' | 'next'> {
+  for (const plugin of plugins) {
+    if (plugin.has('onRequest')) {
+      const r = await plugin.onRequest(view);
+      if (!r.ok) {
+        const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
+        if (err) throw err;
+      } else if (r.decision !== null) {
+        const d = r.decision;
+        if ('deny' in d) {
+          ctx.logFields.plugin = plugin.name;
+          throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
+        }
+        if ('respond' in d) {
+          ctx.logFields.plugin = plugin.name;
+          respond(ctx, d.respond);
+          return 'answered';
+        }
+        rewrite(ctx, view, d);
       }
     }
-    this.#continue();
+    entered.count++;
   }
-
-  #continue(): void {
-    this.next().then(this.#resolve, this.#reject);
-  }
-
-  /** What an onRequest result means here: go on, or the request is answered. Throws a ProxyError to deny. */
-  #onRequestDone(plugin: Plugin, r: CallResult<RequestDecision>): 'next' | 'answered' {
-    const ctx = this.ctx;
+  if (targets === undefined) return 'next';
+  for (const plugin of plugins) {
+    if (!plugin.has('route')) continue;
+    const r = await plugin.route(view, targets);
     if (!r.ok) {
-      const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
+      const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
       if (err) throw err;
-      return 'next';
+      continue;
     }
-    const d = r.decision;
-    if (d === null) return 'next';
-    if ('deny' in d) {
-      ctx.logFields.plugin = plugin.name;
-      throw new ProxyError('denied', d.deny.reason, { status: d.deny.status });
-    }
-    if ('respond' in d) {
-      ctx.logFields.plugin = plugin.name;
-      respond(ctx, d.respond);
-      return 'answered';
-    }
-    this.view ??= requestViewOf(ctx);
-    rewrite(ctx, this.view, d);
-    this.wire = encodeRequestView(this.view);
-    return 'next';
+    if (r.decision === null) continue;
+    applyRoute(ctx, r.decision, pools!());
+    ctx.logFields.routed_by = plugin.name;
+    break;
   }
+  return 'next';
+}
 
-  /** Whether a route result named a target (the first that does decides). */
-  #routeDone(plugin: Plugin, r: CallResult<RouteDecision>): boolean {
-    if (!r.ok) {
-      const err = pluginFailure(this.ctx, plugin, 'route', r.error, r.onError);
-      if (err) throw err;
-      return false;
-    }
-    if (r.decision === null) return false;
-    applyRoute(this.ctx, r.decision, this.pools!());
-    this.ctx.logFields.routed_by = plugin.name;
-    return true;
-  }
+/** What a stage's plugins export, found once (at the first request: the plugins are loaded by then). */
+interface StagePlugins { list: readonly Plugin[]; request: boolean; route: boolean; response: boolean }
+
+function stagePlugins(plugins: readonly Plugin[]): StagePlugins {
+  return {
+    list: plugins,
+    request: plugins.some((p) => p.has('onRequest')),
+    route: plugins.some((p) => p.has('route')),
+    response: plugins.some((p) => p.has('onResponse')),
+  };
 }
 
 export function pluginStage(opts: PluginStageOptions): Stage {
-  const plugins = opts.plugins;
   const pools = opts.pools;
   const targets = pools ? routeTargets(pools) : undefined;
+  let found: StagePlugins | undefined;
   return {
     name: 'plugins',
-    handle(ctx, next) {
-      let request = false;
-      let route = false;
-      let response = false;
-      for (const p of plugins) {
-        request ||= p.has('onRequest');
-        route ||= p.has('route');
-        response ||= p.has('onResponse');
-      }
+    async handle(ctx, next) {
+      const p = (found ??= stagePlugins(opts.plugins()));
       // route hooks choose among pools: only where the stage has them, in reverse mode
-      const routing = route && targets !== undefined && ctx.listener.mode === 'reverse';
-      if (!request && !routing) {
-        if (response) {
-          const wire = requestWireOf(ctx); // now: later stages may change the request (strip_prefix)
-          ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => wire, plugins, () => plugins.length, pluginFailure));
-        }
-        return next();
-      }
-      const chain = new PluginChain(ctx, next, plugins, routing ? targets : undefined, pools);
+      const routing = p.route && targets !== undefined && ctx.listener.mode === 'reverse';
+      if (!p.request && !routing && !p.response) return next();
+      const view = requestViewOf(ctx);
+      const entered = { count: p.request || routing ? 0 : p.list.length };
       // Wrapped before onRequest runs, so a plugin's own `respond` passes the onResponse of the plugins before it.
-      if (response) ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, () => chain.wire, plugins, () => chain.entered, pluginFailure));
-      return chain.run();
+      if (p.response) ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, view, p.list, () => entered.count, pluginFailure));
+      if (!p.request && !routing) return next();
+      if (await requestHooks(ctx, p.list, view, routing ? targets : undefined, pools, entered) === 'answered') return;
+      return next();
     },
   };
 }

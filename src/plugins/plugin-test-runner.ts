@@ -1,6 +1,7 @@
 /**
- * `gatehouse plugin test FILE [--request FIXTURE.json] [--cases DIR] [--hook H] [--timeout 20ms]
- * [--memory-limit 32MB]`: runs a plugin with the production sandbox and limits, prints decisions
+ * `gatehouse plugin test FILE [--request FIXTURE.json] [--cases DIR] [--hook H] [--cpu-limit 50ms]
+ * [--timeout 500ms] [--memory-limit 32MB]`: runs a plugin in its own process, as the proxy does, with
+ * the same limits, prints decisions
  * as JSON, and in `--cases` mode compares each case's decision with its `expect`.
  * Exit: 0 all good, 1 a mismatch / failed call / plugin that does not load, 2 bad usage.
  */
@@ -12,7 +13,7 @@ import { routeTargetsFrom, validateDecision } from './decision-validate.js';
 import { Plugin } from './plugin.js';
 import { PluginLoadError } from './plugin-source.js';
 import { HOOKS, type CallResult, type HookName, type PluginLogger } from './plugin-types.js';
-import { requestViewFrom, responseViewFrom } from './request-view.js';
+import { requestViewFrom, responseViewFrom } from './plugin-view.js';
 
 /** One case file (also accepted as a `--request` fixture). Only `request` fields are needed. */
 interface TestCase {
@@ -31,10 +32,10 @@ interface TestCase {
 
 class UsageError extends Error {}
 
-interface Args { file: string; request?: string; cases?: string; hook?: HookName; timeoutMs: number; memoryLimitMb: number }
+interface Args { file: string; request?: string; cases?: string; hook?: HookName; cpuLimitMs?: number; timeoutMs?: number; memoryLimitMb?: number }
 
 function parseArgs(argv: string[]): Args {
-  const args: Partial<Args> & { timeoutMs: number; memoryLimitMb: number } = { timeoutMs: 20, memoryLimitMb: 32 };
+  const args: Partial<Args> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -46,6 +47,7 @@ function parseArgs(argv: string[]): Args {
       if (a === '--request') args.request = value();
       else if (a === '--cases') args.cases = value();
       else if (a === '--hook') args.hook = hookName(value());
+      else if (a === '--cpu-limit') args.cpuLimitMs = parseDuration(value());
       else if (a === '--timeout') args.timeoutMs = parseDuration(value());
       else if (a === '--memory-limit') args.memoryLimitMb = Math.max(8, Math.round(parseSize(value()) / 1024 / 1024));
       else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
@@ -66,7 +68,7 @@ function hookName(v: unknown): HookName {
   throw new UsageError(`hook must be one of ${HOOKS.join(', ')}, got ${JSON.stringify(v)}`);
 }
 
-const USAGE = 'usage: gatehouse plugin test FILE [--request FIXTURE.json | --cases DIR] [--hook onRequest|route|onResponse] [--timeout 20ms] [--memory-limit 32MB]';
+const USAGE = 'usage: gatehouse plugin test FILE [--request FIXTURE.json | --cases DIR] [--hook onRequest|route|onResponse] [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]';
 
 export async function runPluginTest(argv: string[], out: (line: string) => void): Promise<number> {
   let args: Args;
@@ -78,9 +80,9 @@ export async function runPluginTest(argv: string[], out: (line: string) => void)
   }
   const harness = new Harness(resolve(args.file), args, out);
   try {
-    if (args.cases) return harness.runCases(resolve(args.cases));
+    if (args.cases) return await harness.runCases(resolve(args.cases));
     const fixture = args.request ? readJson(resolve(args.request)) : {};
-    return harness.runOne(fixture);
+    return await harness.runOne(fixture);
   } catch (err) {
     out(err instanceof UsageError || err instanceof PluginLoadError ? err.message : `error: ${String((err as Error)?.message ?? err)}`);
     return err instanceof UsageError ? 2 : 1;
@@ -102,7 +104,7 @@ function asCase(fixture: unknown): TestCase {
 }
 
 class Harness {
-  #plugins = new Map<string, Plugin>();
+  #plugins = new Map<string, Promise<Plugin>>();
   #logger: PluginLogger;
 
   constructor(private readonly file: string, private readonly args: Args, private readonly out: (line: string) => void) {
@@ -113,15 +115,15 @@ class Harness {
     this.#logger = { info: line('info'), warn: line('warn'), error: line('error') };
   }
 
-  runOne(fixture: unknown): number {
+  async runOne(fixture: unknown): Promise<number> {
     const c = asCase(fixture);
     const hook = this.args.hook ?? hookName(c.hook);
-    const result = this.#call(c, hook);
+    const result = await this.#call(c, hook);
     this.out(JSON.stringify(result.ok ? result.decision : { error: result.error }, null, 2));
     return result.ok ? 0 : 1;
   }
 
-  runCases(dir: string): number {
+  async runCases(dir: string): Promise<number> {
     let names: string[];
     try {
       names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
@@ -131,7 +133,7 @@ class Harness {
     if (names.length === 0) throw new UsageError(`no *.json cases in ${dir}`);
     let failed = 0;
     for (const name of names) {
-      const problem = this.#runCase(join(dir, name));
+      const problem = await this.#runCase(join(dir, name));
       if (problem) { failed++; this.out(`FAIL ${name}: ${problem}`); } else this.out(`ok   ${name}`);
     }
     this.out(`${names.length - failed} passed, ${failed} failed (${basename(this.file)})`);
@@ -139,11 +141,11 @@ class Harness {
   }
 
   close(): void {
-    for (const p of this.#plugins.values()) p.close();
+    for (const p of this.#plugins.values()) void p.then((plugin) => plugin.close(), () => undefined);
   }
 
   /** Returns a problem description, or undefined when the case passes. */
-  #runCase(path: string): string | undefined {
+  async #runCase(path: string): Promise<string | undefined> {
     let c: TestCase;
     let hook: HookName;
     try {
@@ -152,8 +154,8 @@ class Harness {
     } catch (err) {
       return (err as Error).message;
     }
-    let result = this.#call(c, hook);
-    for (let i = 1; i < (c.repeat ?? 1); i++) result = this.#call(c, hook);
+    let result = await this.#call(c, hook);
+    for (let i = 1; i < (c.repeat ?? 1); i++) result = await this.#call(c, hook);
     if (c.expect_error !== undefined) {
       return !result.ok && result.error.kind === c.expect_error ? undefined
         : `expected error ${c.expect_error}, got ${JSON.stringify(result.ok ? result.decision : result.error)}`;
@@ -166,8 +168,8 @@ class Harness {
       : `expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.decision)}`;
   }
 
-  #call(c: TestCase, hook: HookName): CallResult<unknown> {
-    const plugin = this.#plugin(c.config ?? {});
+  async #call(c: TestCase, hook: HookName): Promise<CallResult<unknown>> {
+    const plugin = await this.#plugin(c.config ?? {});
     const req = requestViewFrom(c.request);
     if (hook === 'onRequest') return plugin.onRequest(req);
     if (hook === 'route') return plugin.route(req, c.pools ? routeTargetsFrom(c.pools) : undefined);
@@ -175,12 +177,12 @@ class Harness {
   }
 
   // One instance per distinct config, shared by the cases using it (module state carries over, in file order).
-  #plugin(config: Record<string, unknown>): Plugin {
+  #plugin(config: Record<string, unknown>): Promise<Plugin> {
     const key = JSON.stringify(config);
     let p = this.#plugins.get(key);
     if (!p) {
-      p = Plugin.load({ name: basename(this.file), file: this.file, config, timeoutMs: this.args.timeoutMs,
-        memoryLimitMb: this.args.memoryLimitMb, logger: this.#logger, watchdogIntervalMs: 0 });
+      p = Plugin.load({ name: basename(this.file), file: this.file, config, cpuLimitMs: this.args.cpuLimitMs,
+        timeoutMs: this.args.timeoutMs, memoryLimitMb: this.args.memoryLimitMb, logger: this.#logger });
       this.#plugins.set(key, p);
     }
     return p;

@@ -59,7 +59,7 @@ export interface DecisionFor {
   onResponse: ResponseDecision;
 }
 
-export type PluginErrorKind = 'timeout' | 'oom' | 'throw' | 'malformed' | 'quarantined' | 'disposed';
+export type PluginErrorKind = 'timeout' | 'oom' | 'crashed' | 'throw' | 'malformed' | 'quarantined' | 'disposed';
 export type CallOutcome = 'ok' | PluginErrorKind;
 export type OnError = 'fail_closed' | 'fail_open';
 
@@ -105,12 +105,11 @@ export interface PluginStats {
   calls: Record<HookName, Partial<Record<CallOutcome, number>>>;
   errors: number;
   terminations: number;
-  rebuilds: number;
+  /** Plugin processes started again after one ended. */
+  restarts: number;
   reloads: number;
   heapBytes: number;
   logsDropped: number;
-  /** Entries into the isolate made for calls: calls per crossing shows how much batching saved. */
-  crossings: number;
   lastError: { kind: PluginErrorKind; message: string; at: string } | null;
   loadedAt: string;
 }

@@ -166,7 +166,7 @@ describe('plugins e2e: filters deny, respond, rewrite and adjust responses', fun
     expect(metrics).to.match(/gatehouse_plugin_heap_bytes\{plugin="filter"\} [1-9]\d*/);
   });
 
-  it('concurrent requests share crossings into the isolate and each gets its own decision', async () => {
+  it('120 concurrent requests, sent to the plugin process in batches, each get their own decision', async () => {
     const agent = loadAgent(60);
     const before = await pluginStatus(proxy, 'filter');
     try {
@@ -190,11 +190,6 @@ describe('plugins e2e: filters deny, respond, rewrite and adjust responses', fun
       const after = await pluginStatus(proxy, 'filter');
       const calls = after.calls.onRequest.ok - (before.calls.onRequest.ok ?? 0);
       expect(calls).to.equal(120);
-      // onRequest calls share a crossing per event-loop turn; onResponse calls are made one by one
-      const responseCalls = (after.calls.onResponse.ok ?? 0) - (before.calls.onResponse.ok ?? 0);
-      const requestCrossings = after.crossings - before.crossings - responseCalls;
-      // (how many share one depends on how the requests fall into event-loop turns: at least some do)
-      expect(requestCrossings).to.be.below(calls);
     } finally {
       await agent.close();
     }

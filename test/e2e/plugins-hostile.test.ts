@@ -4,7 +4,10 @@ import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
 
 // Hostile only under /evil, so each passes the load-time smoke call.
 const onRequest = (evil: string) => `export function onRequest(req) { if (!req.path.startsWith('/evil')) return; ${evil} }`;
-const HOSTILE: Record<string, { code: string; status: number; outcomes: string[] }> = {
+// Every way a resource hog can be stopped is a correct containment.
+const STOPPED = ['throw', 'oom', 'timeout', 'crashed', 'quarantined'];
+// `status`: the answers allowed (a huge allocation V8 happens to grant is contained all the same).
+const HOSTILE: Record<string, { code: string; status: number | number[]; outcomes: string[] }> = {
   spin: { code: onRequest('while (true) {}'), status: 503, outcomes: ['timeout', 'quarantined'] },
   'spin-after-await': { code: onRequest('return (async () => { await 0; while (true) {} })();'), status: 503, outcomes: ['timeout', 'quarantined'] },
   alloc: { code: onRequest('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return a.length;'), status: 503, outcomes: ['oom', 'timeout', 'quarantined'] },
@@ -18,10 +21,21 @@ const HOSTILE: Record<string, { code: string; status: number; outcomes: string[]
   // route hooks fail open by default: the route's own pool answers
   'bad-route': { code: "export function route(req) { if (req.path.startsWith('/evil')) return { upstream: 'http://169.254.169.254/' }; }", status: 200, outcomes: ['malformed'] },
   logs: { code: onRequest("for (let i = 0; i < 10000; i++) log.info('line ' + i);"), status: 200, outcomes: ['ok'] },
+  // One huge allocation: V8 may not recover in the isolate; the plugin's process is killed and restarted.
+  'fill-1e9': { code: onRequest('Array(1e9).fill(0);'), status: 503, outcomes: STOPPED },
+  'fill-1e8': { code: onRequest('new Array(1e8).fill(0);'), status: 503, outcomes: STOPPED },
+  'array-buffer-2g': { code: onRequest('return { set_headers: { x: String(new ArrayBuffer(2 ** 31).byteLength) } };'), status: 503, outcomes: STOPPED },
+  'typed-array': { code: onRequest('return { set_headers: { x: String(new Float64Array(2 ** 28).length) } };'), status: 503, outcomes: STOPPED },
+  'max-string': { code: onRequest("return { set_headers: { x: String('x'.repeat(2 ** 29 - 24).length) } };"), status: [200, 503], outcomes: ['ok', ...STOPPED] },
+  'json-parse': { code: onRequest("return { set_headers: { x: String(JSON.parse('[' + '1,'.repeat(5e7) + '1]').length) } };"), status: 503, outcomes: STOPPED },
+  'promise-flood': { code: onRequest('for (let i = 0; i < 1e7; i++) Promise.resolve(i).then(() => {});'), status: 503, outcomes: STOPPED },
+  regex: { code: onRequest("return { set_headers: { x: String(/^(a+)+$/.test('a'.repeat(40) + 'b')) } };"), status: 503, outcomes: ['timeout', 'quarantined'] },
+  'huge-decision': { code: onRequest("return { set_headers: { x: 'a'.repeat(5e6) } };"), status: 503, outcomes: ['malformed', 'oom'] },
+  'logs-1g': { code: onRequest("const line = 'x'.repeat(1 << 20); for (let i = 0; i < 1024; i++) log.info(line);"), status: 200, outcomes: ['ok', 'timeout', 'quarantined'] },
 };
 
 describe('plugins e2e: hostile plugins leave concurrent traffic on other routes unharmed', function () {
-  this.timeout(60_000);
+  this.timeout(90_000);
   const dir = new PluginDir();
   let origin: Origin;
   let proxy: TestProxy;
@@ -32,7 +46,7 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     origin = await startOrigin((req, res) => { req.resume(); res.end(`origin saw x-count=${req.headers['x-count']}`); });
     proxy = await startProxy({
       admin: { listen: '127.0.0.1:0' },
-      plugins: { dir: dir.dir, watch: false },
+      plugins: { dir: dir.dir, watch: false, timeout: '300ms' },
       reverse: [{
         routes: [
           ...Object.keys(HOSTILE).map((name) => ({ name, match: { path_prefix: `/evil/${name}` }, pool: 'app', plugins: [`${name}.js`] })),
@@ -46,6 +60,7 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
   after(async () => { await proxy.close(); await origin.close(); dir.remove(); });
 
   it('contains each hostile plugin while normal requests keep succeeding with bounded latency', async () => {
+    const rssBefore = process.memoryUsage().rss;
     let stop = false;
     const latencies: number[] = [];
     const failures: string[] = [];
@@ -64,12 +79,16 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     };
     const workers = Array.from({ length: 4 }, normal);
     const results: Record<string, { status: number; headers: Headers }[]> = {};
-    await Promise.all(Object.keys(HOSTILE).map(async (name) => {
-      results[name] = [];
-      for (let i = 0; i < 8; i++) {
-        const res = await fetch(`${proxy.url()}/evil/${name}`);
-        await res.arrayBuffer();
-        results[name]!.push({ status: res.status, headers: res.headers });
+    // three hostile plugins at a time: enough to overlap, few enough that two cores still serve the rest
+    const names = Object.keys(HOSTILE);
+    await Promise.all(Array.from({ length: 3 }, async () => {
+      for (let name = names.shift(); name !== undefined; name = names.shift()) {
+        results[name] = [];
+        for (let i = 0; i < 8; i++) {
+          const res = await fetch(`${proxy.url()}/evil/${name}`);
+          await res.arrayBuffer();
+          results[name]!.push({ status: res.status, headers: res.headers });
+        }
       }
     }));
     const open = await fetch(`${proxy.url()}/evil-open`);
@@ -79,11 +98,14 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     expect(failures, failures.slice(0, 3).join('; ')).to.deep.equal([]);
     expect(latencies.length).to.be.greaterThan(20);
     const max = Math.max(...latencies);
-    expect(max, `slowest normal request ${max.toFixed(0)}ms`).to.be.lessThan(1000);
+    // a wide bound: the point is that nothing waits for a hostile plugin, not how fast a loaded machine is
+    expect(max, `slowest normal request ${max.toFixed(0)}ms`).to.be.lessThan(5000);
+    // the hostile plugins' memory was in their own processes: the proxy's stayed its own size
+    expect(process.memoryUsage().rss - rssBefore).to.be.below(300 * 1024 * 1024);
 
     for (const [name, h] of Object.entries(HOSTILE)) {
       for (const r of results[name]!) {
-        expect(r.status, name).to.equal(h.status);
+        expect([h.status].flat(), name).to.include(r.status);
         expect(r.headers.get('set-cookie'), name).to.equal(null);
         if (r.status === 503) expect(r.headers.get('proxy-status'), name).to.match(/^gatehouse; error=proxy_internal_error; details="plugin /);
       }
@@ -99,6 +121,11 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
       for (const outcome of seen) expect(h.outcomes, `${name}: ${outcome}`).to.include(outcome);
     }
     expect(byName.get('spin')!.terminations).to.be.at.least(1);
+    // the ones that ran away in time or memory were quarantined after 5 terminations; the rest answered at once
+    for (const name of ['spin', 'fill-1e9', 'fill-1e8', 'regex']) {
+      expect(byName.get(name), name).to.include({ state: 'quarantined', terminations: 5 });
+      expect(byName.get(name)!.calls.onRequest!.quarantined, name).to.equal(3);
+    }
     expect(byName.get('logs')!.logs_dropped).to.be.greaterThan(10_000);
     expect(proxy.logs.filter((l) => l.msg === 'plugin log').length).to.be.lessThan(300);
     const good = byName.get('good')!;

@@ -3,7 +3,7 @@ import { routeTargetsFrom } from '../../../src/plugins/decision-validate.js';
 import type { PluginOptions } from '../../../src/plugins/plugin-options.js';
 import { Plugin } from '../../../src/plugins/plugin.js';
 import type { CallResult } from '../../../src/plugins/plugin-types.js';
-import { requestViewFrom } from '../../../src/plugins/request-view.js';
+import { requestViewFrom } from '../../../src/plugins/plugin-view.js';
 import { PluginDir, captureLogger } from './plugin-fixtures.js';
 
 // Each hostile plugin is hostile only on /evil, so it passes the load smoke call and we can see it recover.
@@ -18,9 +18,12 @@ const CASES: { name: string; code: string; kinds: string[]; hook?: 'route'; opts
   { name: 'async infinite loop after await', code: hostile('return (async () => { await 0; while (true) {} })();'), kinds: ['timeout'] },
   { name: 'infinite loop in a promise job after returning', code: hostile('Promise.resolve().then(() => { while (true) {} }); return undefined;'), kinds: ['timeout'] },
   { name: 'self-rescheduling microtasks', code: hostile('const f = () => Promise.resolve().then(f); f(); return undefined;'), kinds: ['timeout', 'oom'] },
-  { name: 'allocating 1 GB (20ms budget)', code: hostile('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return undefined;'), kinds: ['oom', 'timeout'] },
-  { name: 'allocating 1 GB (no time pressure)', code: hostile('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return undefined;'), kinds: ['oom'], opts: { timeoutMs: 10_000, cpuLimitMs: 10_000 } },
-  { name: 'a 1 GB ArrayBuffer', code: hostile('return { set_headers: { x: String(new ArrayBuffer(1e9).byteLength) } };'), kinds: ['throw'] },
+  { name: 'allocating 1 GB in small steps', code: hostile('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return undefined;'), kinds: ['oom', 'timeout', 'crashed'] },
+  { name: 'allocating 1 GB in small steps (no time pressure)', code: hostile('const a = []; for (let i = 0; i < 1024; i++) a.push(new Array(1 << 17).fill(i)); return undefined;'), kinds: ['oom', 'crashed'], opts: { timeoutMs: 10_000, cpuLimitMs: 10_000 } },
+  { name: 'a 1 GB ArrayBuffer', code: hostile('return { set_headers: { x: String(new ArrayBuffer(1e9).byteLength) } };'), kinds: ['throw', 'oom'] },
+  { name: 'Array(1e9).fill(0) in one step', code: hostile('Array(1e9).fill(0); return undefined;'), kinds: ['oom', 'timeout', 'crashed'] },
+  { name: 'catastrophic regex backtracking', code: hostile("return { set_headers: { x: String(/^(a+)+$/.test('a'.repeat(40) + 'b')) } };"), kinds: ['timeout'] },
+  { name: 'a decision of 5 MB', code: hostile("return { set_headers: { x: 'a'.repeat(5e6) } };"), kinds: ['malformed'] },
   { name: 'deep recursion', code: hostile('const f = (n) => f(n + 1) + 1; return f(0);'), kinds: ['throw'] },
   { name: 'this.constructor.constructor escape', code: hostile("return this.constructor.constructor('return process')();"), kinds: ['throw'] },
   { name: 'throwing', code: hostile("throw new Error('boom');"), kinds: ['throw'] },
@@ -37,35 +40,33 @@ const CASES: { name: string; code: string; kinds: string[]; hook?: 'route'; opts
 ];
 
 describe('plugins: hostile plugins are contained', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   const dir = new PluginDir();
   const targets = routeTargetsFrom({ app: ['http://127.0.0.1:9001'] });
   let good: Plugin;
 
-  before(() => {
+  before(async () => {
     const file = dir.write('good.js', 'let n = 0; export function onRequest() { n++; return { set_headers: { "x-n": String(n) } }; }');
-    good = Plugin.load({ name: 'good', file });
+    good = await Plugin.load({ name: 'good', file });
   });
   after(() => { good.close(); dir.remove(); });
 
-  const call = (p: Plugin, path: string, hook: 'onRequest' | 'route' = 'onRequest'): CallResult<unknown> =>
+  const call = (p: Plugin, path: string, hook: 'onRequest' | 'route' = 'onRequest'): Promise<CallResult<unknown>> =>
     hook === 'route' ? p.route(requestViewFrom({ path }), targets) : p.onRequest(requestViewFrom({ path }));
 
   for (const c of CASES) {
-    it(c.name, () => {
+    it(c.name, async () => {
       const file = dir.write(`${c.name.replace(/\W+/g, '-')}.js`, c.code);
-      const p = Plugin.load({ name: c.name, file, ...c.opts });
+      const p = await Plugin.load({ name: c.name, file, ...c.opts });
       try {
-        const before = good.onRequest(requestViewFrom({}));
-        const t0 = performance.now();
-        const r = call(p, '/evil', c.hook);
-        const ms = performance.now() - t0;
+        const before = await good.onRequest(requestViewFrom({}));
+        const r = await call(p, '/evil', c.hook);
         expect(r.ok, JSON.stringify(r)).to.equal(false);
         if (!r.ok) expect(c.kinds, r.error.message).to.include(r.error.kind);
-        if (!c.opts) expect(ms, 'bounded by the 20ms timeout plus a rebuild').to.be.below(1000);
-        // The same plugin keeps serving good calls, and the neighbour plugin is untouched (state kept).
-        expect(call(p, '/ok', c.hook)).to.deep.include({ ok: true });
-        const afterCall = good.onRequest(requestViewFrom({}));
+        // The same plugin keeps serving good calls (a new isolate or process when needed), and the
+        // neighbour plugin is untouched (its module state kept).
+        expect(await call(p, '/ok', c.hook)).to.deep.include({ ok: true });
+        const afterCall = await good.onRequest(requestViewFrom({}));
         expect(before.ok && afterCall.ok).to.equal(true);
         if (before.ok && afterCall.ok) {
           const n = (d: unknown) => Number((d as { set_headers: Record<string, string> }).set_headers['x-n']);
@@ -77,7 +78,7 @@ describe('plugins: hostile plugins are contained', function () {
     });
   }
 
-  it('require, import(), fetch, process, timers and Node globals are unavailable', () => {
+  it('require, import(), fetch, process, timers and Node globals are unavailable', async () => {
     const file = dir.write('probe.js', `
       let imported = 'pending';
       import('node:fs').then(() => { imported = 'loaded'; }, (e) => { imported = 'rejected'; });
@@ -90,9 +91,9 @@ describe('plugins: hostile plugins are contained', function () {
         return { found: found.join(',') || 'none', viaCtor, imported, globals: Object.getOwnPropertyNames(g).filter((n) => /^[a-z]/.test(n)).join(',') };
       };
       export function onRequest() { return { set_headers: probe() }; }`);
-    const p = Plugin.load({ name: 'probe', file });
+    const p = await Plugin.load({ name: 'probe', file });
     try {
-      const r = p.onRequest(requestViewFrom({}));
+      const r = await p.onRequest(requestViewFrom({}));
       expect(r.ok, JSON.stringify(r)).to.equal(true);
       const h = (r as { decision: { set_headers: Record<string, string> } }).decision.set_headers;
       expect(h.found).to.equal('none');
@@ -106,39 +107,37 @@ describe('plugins: hostile plugins are contained', function () {
     }
   });
 
-  it('a static import is refused at load with file:line', () => {
+  it('a static import is refused at load with file:line', async () => {
     const file = dir.write('imports.js', "// a plugin\nimport { readFileSync } from 'node:fs';\nexport function onRequest() {}\n");
-    expect(() => Plugin.load({ name: 'imports', file })).to.throw(/imports\.js:2: imports are not allowed \("node:fs"\)/);
+    const err = await Plugin.load({ name: 'imports', file }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/imports\.js:2: imports are not allowed \("node:fs"\)/);
   });
 
-  it('logging 10 000 lines per call is capped in the isolate and rate-limited on the host', () => {
+  it('logging 10 000 lines per call is capped in the isolate and rate-limited on the host', async () => {
     const logger = captureLogger();
     const file = dir.write('chatty.js', "export function onRequest() { for (let i = 0; i < 10000; i++) log.info('line', i); }");
-    const p = Plugin.load({ name: 'chatty', file, logger });
+    const p = await Plugin.load({ name: 'chatty', file, logger });
     try {
       logger.lines.length = 0;
-      const t0 = performance.now();
-      for (let i = 0; i < 10; i++) expect(p.onRequest(requestViewFrom({})).ok).to.equal(true);
-      const ms = performance.now() - t0;
+      for (let i = 0; i < 10; i++) expect((await p.onRequest(requestViewFrom({}))).ok).to.equal(true);
       const logged = logger.lines.filter((l) => l.msg === 'plugin log');
       expect(logged.length).to.be.at.most(100);       // host: 100 lines/second
       expect(logged[0]!.obj).to.deep.equal({ plugin: 'chatty', line: 'line 0' });
       expect(p.stats().logsDropped).to.be.at.least(10 * 10_000 - 100);
-      expect(ms / 10, 'ms per call').to.be.below(20);
     } finally {
       p.close();
     }
   });
 
-  it('log accepts only what it can stringify, and never hands out host objects', () => {
+  it('log accepts only what it can stringify, and never hands out host objects', async () => {
     const logger = captureLogger();
     const file = dir.write('log-args.js', `export function onRequest() {
       log.warn({ toString() { return 'obj' } }, 1, null, Symbol('s'));
       return { set_headers: { 'x-log': typeof log.info + Object.isFrozen(log) } };
     }`);
-    const p = Plugin.load({ name: 'log-args', file, logger });
+    const p = await Plugin.load({ name: 'log-args', file, logger });
     try {
-      const r = p.onRequest(requestViewFrom({}));
+      const r = await p.onRequest(requestViewFrom({}));
       expect(r).to.deep.equal({ ok: true, decision: { set_headers: { 'x-log': 'functiontrue' } } });
       expect(logger.lines.find((l) => l.msg === 'plugin log')?.obj.line).to.equal('obj 1 null Symbol(s)');
     } finally {

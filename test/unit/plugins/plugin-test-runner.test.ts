@@ -44,11 +44,19 @@ describe('plugins: gatehouse plugin test', () => {
     expect((await run([file, '--cases', join(dir.dir, 'missing')])).code).to.equal(2);
   });
 
-  it('uses the production limits (20ms timeout by default)', async () => {
+  it('runs the plugin in its own process with the production limits (500ms wall time by default)', async () => {
     const file = dir.write('spin.js', 'export function onRequest(r) { if (r.path === "/spin") while (true) {} }');
     const fixture = dir.write('spin.json', JSON.stringify({ path: '/spin' }));
     const r = await run([file, '--request', fixture]);
     expect(r.code).to.equal(1);
-    expect(JSON.parse(r.text)).to.deep.equal({ error: { kind: 'timeout', message: 'onRequest ran longer than 20ms' } });
+    expect(JSON.parse(r.text)).to.deep.equal({ error: { kind: 'timeout', message: 'onRequest ran longer than 500ms' } });
+  });
+
+  it('a case that would kill the proxy only fails the test (the plugin runs in its own process)', async () => {
+    const file = dir.write('fill.js', 'export function onRequest(r) { if (r.path === "/fill") Array(1e9).fill(0); }');
+    const fixture = dir.write('fill.json', JSON.stringify({ path: '/fill' }));
+    const r = await run([file, '--request', fixture, '--timeout', '200ms']);
+    expect(r.code).to.equal(1);
+    expect(['oom', 'timeout', 'crashed']).to.include(JSON.parse(r.text).error.kind);
   });
 });

@@ -1,9 +1,74 @@
 /**
- * Builds the plain views plugins receive: from Node's parsed headers (for the pipeline) and from
- * partial fixtures (for the test harness and the reload smoke call), filling sane defaults.
+ * What a plugin sees: the request view of a live request (and how a rewrite updates it), and views
+ * built from partial fixtures for the test harness and the load-time smoke call. Views are plain
+ * data; they cross into the plugin process as JSON. Plugins see the request as the client sent
+ * it; an earlier plugin's rewrite updates the view, so later plugins and onResponse see the result.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { RequestContext } from '../core/context.js';
+import { normaliseHost as hostName } from '../core/host.js';
 import type { HeaderView, RequestView, ResponseView } from './plugin-types.js';
+
+function splitTarget(target: string): [path: string, query: string] {
+  const q = target.indexOf('?');
+  return q === -1 ? [target, ''] : [target.slice(0, q), target.slice(q + 1)];
+}
+
+/** The live request's view. */
+export function requestViewOf(ctx: RequestContext): RequestView {
+  const req = ctx.req;
+  const target = req.url ?? '/';
+  const method = req.method ?? 'GET';
+  let url: string;
+  let host: string;
+  let path: string;
+  let query: string;
+  if (method === 'CONNECT') {
+    // A tunnel has no path: the view's path is the authority, as the forward proxy's ACLs see it.
+    host = hostName(target);
+    path = target;
+    query = '';
+    url = `https://${target}`;
+  } else if (target.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (forward proxy): only here is a URL parse needed
+    let parsed: URL | undefined;
+    try { parsed = new URL(target); } catch { parsed = undefined; }
+    host = parsed ? hostName(parsed.host) : hostName(req.headers.host ?? '');
+    path = parsed?.pathname ?? '/';
+    query = parsed ? parsed.search.slice(1) : '';
+    url = parsed?.href ?? target;
+  } else {
+    const authority = req.headers.host ?? '';
+    host = hostName(authority);
+    [path, query] = splitTarget(target);
+    url = `${ctx.tls ? 'https' : 'http'}://${authority}${target}`;
+  }
+  return {
+    id: ctx.id,
+    mode: ctx.listener.mode,
+    method,
+    url,
+    host,
+    path,
+    query,
+    headers: headerView(req.headers),
+    client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
+    tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version } : null,
+    route: ctx.route?.name ?? null,
+  };
+}
+
+/** Updates the view after a `rewrite_path` (a path without `?` keeps the current query). Returns the new target. */
+export function rewriteViewPath(view: RequestView, rewrite: string): string {
+  const [path, query] = rewrite.includes('?') ? splitTarget(rewrite) : [rewrite, view.query];
+  const target = query ? `${path}?${query}` : path;
+  let origin: string;
+  try { origin = new URL(view.url).origin; } catch { origin = ''; }
+  view.path = path;
+  view.query = query;
+  if (origin && origin !== 'null') view.url = origin + target;
+  return target;
+}
 
 /** One request header's value as plugins see it: repeated values joined (cookies with "; "). `name` is lower-case. */
 export function headerValue(name: string, value: string | string[]): string {
