@@ -51,11 +51,11 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-/** The CPU of `pid` and every process below it. */
-export function readCpu(pid: number): CpuReading {
+/** The CPU of `pid` and every process below it (`tree: false`: of `pid` alone). */
+export function readCpu(pid: number, opts: { tree?: boolean } = {}): CpuReading {
   let threads: Map<string, number> | null = new Map();
   let ticks = 0;
-  for (const p of processTree(pid)) {
+  for (const p of opts.tree === false ? [pid] : processTree(pid)) {
     try {
       ticks += tickSeconds(p);
       const t = threadSeconds(p);

@@ -106,11 +106,12 @@ async function main(): Promise<void> {
 function printAdded(figures: AddedFigures[]): void {
   const median = (xs: number[]) => lowerMedian(xs, (x) => x);
   const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
-  console.log(`\nAdded CPU µs per request by one plugin, measured in one process (plugin-added.ts): median of ${AB_ROUNDS} rounds of ${AB_SECONDS}s slices, each round's difference in brackets.\n`);
-  console.log('| plugin | added at fixed load | rounds | added saturated | rounds |');
-  console.log('|---|---|---|---|---|');
+  const ms = (xs: [number, number][], i: 0 | 1) => median(xs.map((x) => x[i])).toFixed(2);
+  console.log(`\nAdded CPU µs per request by one plugin, on one instance (plugin-added.ts): proxy and plugin process together, and the proxy alone; median of ${AB_ROUNDS} rounds of ${AB_SECONDS}s slices, each round's difference in brackets. Latency at the fixed rate, plugin route vs the plain route.\n`);
+  console.log('| plugin | added at fixed load | rounds | of which in the proxy | added saturated | rounds | p50 ms (plain) | p99 ms (plain) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
-    console.log(`| ${f.name} | ${signed(median(f.fixed))} | ${f.fixed.map(signed).join(', ')} | ${signed(median(f.saturated))} | ${f.saturated.map(signed).join(', ')} |`);
+    console.log(`| ${f.name} | ${signed(median(f.fixed))} | ${f.fixed.map(signed).join(', ')} | ${signed(median(f.fixedProxy))} | ${signed(median(f.saturated))} | ${f.saturated.map(signed).join(', ')} | ${ms(f.latency, 0)} (${ms(f.plainLatency, 0)}) | ${ms(f.latency, 1)} (${ms(f.plainLatency, 1)}) |`);
   }
 }
 

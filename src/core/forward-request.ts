@@ -42,7 +42,12 @@ class StreamHandler implements Dispatcher.DispatchHandler {
     ctx.res.once('close', this.#onClientClose);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void { this.#controller = controller; }
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // The client left before the request went upstream (while a plugin or the cache decided): its
+    // 'close' has fired already, so nothing else would abort this request and free the connection.
+    if (this.ctx.res.destroyed && !this.ctx.res.writableFinished) controller.abort(new ProxyError('client_closed'));
+  }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
     if (status < 200) return; // 1xx informational: not relayed

@@ -113,7 +113,7 @@ export class PluginHost {
     return this.#registry.stats().map((s) => ({
       name: s.name, file: s.file, version: s.version, state: s.state, hooks: s.hooks, on_error: s.onError,
       calls: s.calls, errors: s.errors, terminations: s.terminations, restarts: s.restarts, reloads: s.reloads,
-      heap_bytes: s.heapBytes, logs_dropped: s.logsDropped, last_error: s.lastError, loaded_at: s.loadedAt,
+      heap_bytes: s.heapBytes, pid: s.pid, logs_dropped: s.logsDropped, last_error: s.lastError, loaded_at: s.loadedAt,
     }));
   }
 

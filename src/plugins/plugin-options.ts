@@ -28,6 +28,8 @@ export interface PluginOptions {
   logLinesPerSecond?: number;
   logger?: PluginLogger;
   observer?: PluginObserver;
+  /** Send the calls of one event-loop turn in one message. Default true; false only to measure what that saves. */
+  batchCalls?: boolean;
 }
 
 const silent: PluginLogger = { info() {}, warn() {}, error() {} };

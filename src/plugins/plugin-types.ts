@@ -109,6 +109,8 @@ export interface PluginStats {
   restarts: number;
   reloads: number;
   heapBytes: number;
+  /** The plugin process (null while it restarts, or quarantined). */
+  pid: number | null;
   logsDropped: number;
   lastError: { kind: PluginErrorKind; message: string; at: string } | null;
   loadedAt: string;

@@ -4,7 +4,7 @@
  * data; they cross into the plugin process as JSON. Plugins see the request as the client sent
  * it; an earlier plugin's rewrite updates the view, so later plugins and onResponse see the result.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext } from '../core/context.js';
 import { normaliseHost as hostName } from '../core/host.js';
 import type { HeaderView, RequestView, ResponseView } from './plugin-types.js';
@@ -70,30 +70,13 @@ export function rewriteViewPath(view: RequestView, rewrite: string): string {
   return target;
 }
 
-/** One request header's value as plugins see it: repeated values joined (cookies with "; "). `name` is lower-case. */
-export function headerValue(name: string, value: string | string[]): string {
-  return Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : String(value);
-}
-
-/** Node's headers → plugin header view: lower-case names, repeated values joined (cookie with "; "). */
-export function headerView(headers: IncomingHttpHeaders): HeaderView {
+/** Node's headers → plugin header view: lower-case names, repeated values joined (cookies with "; "). */
+function headerView(headers: IncomingHttpHeaders): HeaderView {
   const out: HeaderView = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const key = name.toLowerCase();
-    out[key] = headerValue(key, value);
-  }
-  return out;
-}
-
-/** Response headers → plugin view; `set-cookie` stays an array because its values cannot be joined. */
-export function responseHeaderView(headers: OutgoingHttpHeaders | IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const key = name.toLowerCase();
-    if (key === 'set-cookie') out[key] = Array.isArray(value) ? value.map(String) : [String(value)];
-    else out[key] = Array.isArray(value) ? value.join(', ') : String(value);
+    out[key] = Array.isArray(value) ? value.join(key === 'cookie' ? '; ' : ', ') : String(value);
   }
   return out;
 }

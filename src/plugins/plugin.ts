@@ -142,7 +142,7 @@ export class Plugin {
       name: this.name, file: this.#source.displayName, version: this.version, state: this.#state,
       hooks: [...this.hooks], onError: this.#opts.onError ?? 'default',
       calls: structuredClone(s.calls), errors: s.errors, terminations: s.terminations, restarts: s.restarts,
-      reloads: s.reloads, heapBytes: this.#client?.heapBytes ?? 0, logsDropped: this.#log.dropped,
+      reloads: s.reloads, heapBytes: this.#client?.heapBytes ?? 0, pid: this.#client?.pid ?? null, logsDropped: this.#log.dropped,
       lastError: s.lastError, loadedAt: this.#loadedAt.toISOString(),
     };
   }
@@ -159,7 +159,7 @@ export class Plugin {
     let client: SandboxClient;
     try {
       client = await SandboxClient.start(source.code, source.displayName, {
-        settings: sandboxSettings(o), graceMs: o.graceMs, startMs: o.startMs,
+        settings: sandboxSettings(o), graceMs: o.graceMs, startMs: o.startMs, batch: o.batchCalls,
         onLog: (level, text) => this.#log.emit(level, text),
         onDropped: (n) => this.#log.drop(n),
         onExit: (kind, message) => this.#processEnded(client, kind, message),

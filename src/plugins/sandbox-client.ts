@@ -22,6 +22,8 @@ export interface SandboxClientOptions {
   onDropped(count: number): void;
   /** The process ended on its own or was killed (not by close()). */
   onExit(kind: 'timeout' | 'crashed', message: string): void;
+  /** Calls of one turn go in one message (default); false sends each call at once (the bench compares). */
+  batch?: boolean;
 }
 
 /** The plugin did not load: the message, and the position in the file when known. */
@@ -88,6 +90,7 @@ export class SandboxClient {
   }
 
   get ended(): boolean { return this.#ended; }
+  get pid(): number | undefined { return this.#child.pid; }
   get owed(): number { return this.#owed.size; }
 
   /** Queues a call; it is sent with the others of this turn. `done` gets the answer, never a throw. */
@@ -95,6 +98,12 @@ export class SandboxClient {
     if (this.#ended) { done({ kind: 'crashed', value: 'the plugin process has ended' }); return; }
     const id = this.#nextId++;
     this.#owed.set(id, done);
+    if (this.#opts.batch === false) {
+      this.#batch.push([id, hook, ...views]);
+      this.#flush();
+      return;
+    }
+    // sent once the event loop has read what is ready now, with this turn's other calls
     if (this.#batch.length === 0) setImmediate(() => this.#flush());
     this.#batch.push([id, hook, ...views]);
   }
@@ -162,13 +171,15 @@ export class SandboxClient {
     if (this.#timer !== undefined) return;
     this.#hold(true);
     this.#quietSince = Date.now();
-    const limit = this.#opts.settings.timeoutMs + this.#opts.graceMs;
+    // a call may run `timeoutMs`, the first of a hook in a fresh isolate `loadTimeoutMs`
+    const { timeoutMs, loadTimeoutMs } = this.#opts.settings;
+    const limit = Math.max(timeoutMs, loadTimeoutMs) + this.#opts.graceMs;
     const check = () => {
       if (this.#owed.size === 0) { this.#timer = undefined; return; }
       const quiet = Date.now() - this.#quietSince;
       if (quiet >= limit) {
         this.#timer = undefined;
-        this.#kill(`the plugin process did not answer for ${quiet}ms (a call may run ${this.#opts.settings.timeoutMs}ms)`);
+        this.#kill(`the plugin process did not answer for ${quiet}ms (a call may run ${timeoutMs}ms)`);
         return;
       }
       this.#timer = setTimeout(check, limit - quiet);

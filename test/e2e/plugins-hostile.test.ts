@@ -30,7 +30,7 @@ const HOSTILE: Record<string, { code: string; status: number | number[]; outcome
   'json-parse': { code: onRequest("return { set_headers: { x: String(JSON.parse('[' + '1,'.repeat(5e7) + '1]').length) } };"), status: 503, outcomes: STOPPED },
   'promise-flood': { code: onRequest('for (let i = 0; i < 1e7; i++) Promise.resolve(i).then(() => {});'), status: 503, outcomes: STOPPED },
   regex: { code: onRequest("return { set_headers: { x: String(/^(a+)+$/.test('a'.repeat(40) + 'b')) } };"), status: 503, outcomes: ['timeout', 'quarantined'] },
-  'huge-decision': { code: onRequest("return { set_headers: { x: 'a'.repeat(5e6) } };"), status: 503, outcomes: ['malformed', 'oom'] },
+  'huge-decision': { code: onRequest("return { set_headers: { x: 'a'.repeat(5e6) } };"), status: 503, outcomes: ['malformed', ...STOPPED] },
   'logs-1g': { code: onRequest("const line = 'x'.repeat(1 << 20); for (let i = 0; i < 1024; i++) log.info(line);"), status: 200, outcomes: ['ok', 'timeout', 'quarantined'] },
 };
 

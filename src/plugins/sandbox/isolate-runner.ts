@@ -4,6 +4,7 @@
  * Each call is bounded by the wall-time backstop (isolated-vm's `timeout`) and then checked
  * against the CPU limit on the isolate's own CPU clock. A call that went over either, or ran the
  * heap out, leaves the isolate untrusted: it is disposed and built again before the next call.
+ * The first call of each hook in an isolate compiles it, so it has the load-time limit instead.
  */
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
@@ -30,6 +31,8 @@ export class IsolateRunner {
   hooks: readonly HookName[] = [];
   #isolate: ivm.Isolate | null = null;
   #fns: Partial<Record<HookName, ivm.Reference>> = {};
+  /** Hooks called at least once in this isolate. */
+  #warm = new Set<HookName>();
 
   constructor(
     private readonly code: string,
@@ -74,6 +77,7 @@ export class IsolateRunner {
       if (Object.keys(fns).length === 0) throw new LoadFailure('exports none of onRequest, route, onResponse');
       this.#isolate = isolate;
       this.#fns = fns;
+      this.#warm.clear();
       this.hooks = HOOKS.filter((h) => fns[h]);
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -91,22 +95,26 @@ export class IsolateRunner {
     const fn = this.#fns[hook];
     if (fn === undefined) return { kind: 'ok', value: null };
     const s = this.settings;
+    const first = !this.#warm.has(hook);
+    this.#warm.add(hook);
+    const wallMs = first ? Math.max(s.timeoutMs, s.loadTimeoutMs) : s.timeoutMs;
+    const cpuLimitMs = first ? Math.max(s.cpuLimitMs, s.loadTimeoutMs) : s.cpuLimitMs;
     const cpu0 = isolate.cpuTime;
     let out: unknown;
     try {
-      out = fn.applySync(undefined, views, { timeout: s.timeoutMs });
+      out = fn.applySync(undefined, views, { timeout: wallMs });
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       const kind: AnswerKind = isolate.isDisposed && /memory/i.test(message) ? 'oom' : message === TIMED_OUT ? 'timeout' : 'crashed';
       this.dispose();
       if (kind === 'oom') return { kind, value: `isolate ran out of memory (limit ${s.memoryLimitMb}MB)` };
-      if (kind === 'timeout') return { kind, value: `${hook} ran longer than ${s.timeoutMs}ms` };
+      if (kind === 'timeout') return { kind, value: `${hook} ran longer than ${wallMs}ms` };
       return { kind, value: `isolate failed: ${message}` };
     }
     const cpuMs = Number(isolate.cpuTime - cpu0) / 1e6;
-    if (cpuMs > s.cpuLimitMs) {
+    if (cpuMs > cpuLimitMs) {
       this.dispose();
-      return { kind: 'timeout', value: `${hook} used ${cpuMs.toFixed(1)}ms of CPU (limit ${s.cpuLimitMs}ms)` };
+      return { kind: 'timeout', value: `${hook} used ${cpuMs.toFixed(1)}ms of CPU (limit ${cpuLimitMs}ms)` };
     }
     return answerOf(out);
   }

@@ -148,7 +148,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
       const p = await reg.load('w.js');
       await sleep(50);
       writeFileSync(file, v('2'));
-      for (let i = 0; i < 40 && p.stats().reloads === 0; i++) await sleep(50);
+      for (let i = 0; i < 200 && p.stats().reloads === 0; i++) await sleep(50);
       expect(await p.onRequest(req)).to.deep.equal({ ok: true, decision: { set_headers: { 'x-version': '2' } } });
     } finally {
       reg.close();
@@ -177,6 +177,30 @@ describe('plugins: registry, reload, quarantine, check', function () {
       expect(s!.lastError).to.include({ kind: 'malformed' });
     } finally {
       reg.close();
+    }
+  });
+
+  it('a plugin process that dies mid-call: its calls fail by on_error, it is restarted, the next call is served', async () => {
+    const file = dir.write('held.js', "let n = 0; export function onRequest(r) { n++; if (r.path === '/hold') { const end = Date.now() + 2000; while (Date.now() < end) {} } return { set_headers: { n: String(n) } }; }\n");
+    const ended: string[] = [];
+    const p = await Plugin.load({ name: 'held', file, timeoutMs: 10_000, cpuLimitMs: 10_000, observer: { onTermination: (e) => ended.push(e.kind) } });
+    try {
+      const pid = p.stats().pid!;
+      const held = p.onRequest(requestViewFrom({ path: '/hold' }));
+      const queued = p.onRequest(req);
+      await sleep(200);
+      process.kill(pid, 'SIGKILL');
+      for (const r of await Promise.all([held, queued])) {
+        expect(r).to.deep.include({ ok: false, onError: 'fail_closed' });
+        expect(!r.ok && r.error.kind).to.equal('crashed');
+      }
+      expect(ended).to.deep.equal(['crashed']);
+      // a new process, with the module's state started over
+      expect(await p.onRequest(req)).to.deep.equal({ ok: true, decision: { set_headers: { n: '1' } } });
+      expect(p.stats().pid).to.not.equal(pid);
+      expect(p.stats()).to.include({ state: 'active', terminations: 1, restarts: 1 });
+    } finally {
+      p.close();
     }
   });
 });
