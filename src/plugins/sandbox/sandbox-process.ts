@@ -65,4 +65,7 @@ function handle(m: ToSandbox): void {
 process.on('message', (m) => handle(m as ToSandbox));
 // The proxy is gone: nobody will ask for anything again.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group and a service manager may signal every process of the
+// service: the proxy drains on those signals and still needs its plugins, then ends them itself.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
 send({ t: 'ready' });

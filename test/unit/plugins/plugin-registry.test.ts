@@ -203,4 +203,18 @@ describe('plugins: registry, reload, quarantine, check', function () {
       p.close();
     }
   });
+
+  it('a plugin process outlives SIGINT and SIGTERM (the proxy drains with it, then ends it)', async () => {
+    const p = await Plugin.load({ name: 'calm', file: dir.write('calm.js', v('1')) });
+    try {
+      const pid = p.stats().pid!;
+      process.kill(pid, 'SIGINT');
+      process.kill(pid, 'SIGTERM');
+      await sleep(200);
+      expect(await p.onRequest(req)).to.deep.equal({ ok: true, decision: { set_headers: { 'x-version': '1' } } });
+      expect(p.stats().pid).to.equal(pid);
+    } finally {
+      p.close();
+    }
+  });
 });
