@@ -21,7 +21,7 @@ export interface PluginOptions {
   loadTimeoutMs?: number;
   /** Silence of a plugin process owing answers, beyond timeoutMs, before it is killed, ms. Default 1000. */
   graceMs?: number;
-  /** Terminations (timeout, out of memory, crash) within windowMs that quarantine the plugin. Default 5 in 10s. */
+  /** Terminations (timeout, out of memory, crash) within windowMs that quarantine the plugin. Default 5 in 60s. */
   quarantine?: { failures: number; windowMs: number };
   /** Default 20 lines per call (dropped inside the isolate beyond that) and 100 per second. */
   logLinesPerCall?: number;
@@ -50,7 +50,7 @@ export function withDefaults(o: PluginOptions) {
     loadTimeoutMs: o.loadTimeoutMs ?? 1000,
     graceMs: o.graceMs ?? 1000,
     startMs: START_MS,
-    quarantine: o.quarantine ?? { failures: 5, windowMs: 10_000 },
+    quarantine: o.quarantine ?? { failures: 5, windowMs: 60_000 },
     logLinesPerCall: o.logLinesPerCall ?? 20,
     logLinesPerSecond: o.logLinesPerSecond ?? 100,
     logger: o.logger ?? silent,

@@ -20,7 +20,7 @@ const HOSTILE: Record<string, { code: string; status: number | number[]; outcome
   'non-object': { code: onRequest('return 42;'), status: 503, outcomes: ['malformed'] },
   // route hooks fail open by default: the route's own pool answers
   'bad-route': { code: "export function route(req) { if (req.path.startsWith('/evil')) return { upstream: 'http://169.254.169.254/' }; }", status: 200, outcomes: ['malformed'] },
-  logs: { code: onRequest("for (let i = 0; i < 10000; i++) log.info('line ' + i);"), status: 200, outcomes: ['ok'] },
+  logs: { code: onRequest("for (let i = 0; i < 10000; i++) log.info('line ' + i);"), status: [200, 503], outcomes: ['ok', 'timeout', 'quarantined'] },
   // One huge allocation: V8 may not recover in the isolate; the plugin's process is killed and restarted.
   'fill-1e9': { code: onRequest('Array(1e9).fill(0);'), status: 503, outcomes: STOPPED },
   'fill-1e8': { code: onRequest('new Array(1e8).fill(0);'), status: 503, outcomes: STOPPED },
@@ -31,7 +31,7 @@ const HOSTILE: Record<string, { code: string; status: number | number[]; outcome
   'promise-flood': { code: onRequest('for (let i = 0; i < 1e7; i++) Promise.resolve(i).then(() => {});'), status: 503, outcomes: STOPPED },
   regex: { code: onRequest("return { set_headers: { x: String(/^(a+)+$/.test('a'.repeat(40) + 'b')) } };"), status: 503, outcomes: ['timeout', 'quarantined'] },
   'huge-decision': { code: onRequest("return { set_headers: { x: 'a'.repeat(5e6) } };"), status: 503, outcomes: ['malformed', ...STOPPED] },
-  'logs-1g': { code: onRequest("const line = 'x'.repeat(1 << 20); for (let i = 0; i < 1024; i++) log.info(line);"), status: 200, outcomes: ['ok', 'timeout', 'quarantined'] },
+  'logs-1g': { code: onRequest("const line = 'x'.repeat(1 << 20); for (let i = 0; i < 1024; i++) log.info(line);"), status: [200, 503], outcomes: ['ok', ...STOPPED] },
 };
 
 describe('plugins e2e: hostile plugins leave concurrent traffic on other routes unharmed', function () {
@@ -46,7 +46,7 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     origin = await startOrigin((req, res) => { req.resume(); res.end(`origin saw x-count=${req.headers['x-count']}`); });
     proxy = await startProxy({
       admin: { listen: '127.0.0.1:0' },
-      plugins: { dir: dir.dir, watch: false, timeout: '300ms' },
+      plugins: { dir: dir.dir, watch: false, cpu_limit: '200ms', timeout: '1s' },
       reverse: [{
         routes: [
           ...Object.keys(HOSTILE).map((name) => ({ name, match: { path_prefix: `/evil/${name}` }, pool: 'app', plugins: [`${name}.js`] })),
@@ -84,7 +84,7 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     await Promise.all(Array.from({ length: 3 }, async () => {
       for (let name = names.shift(); name !== undefined; name = names.shift()) {
         results[name] = [];
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 6; i++) {
           const res = await fetch(`${proxy.url()}/evil/${name}`);
           await res.arrayBuffer();
           results[name]!.push({ status: res.status, headers: res.headers });
@@ -124,7 +124,7 @@ describe('plugins e2e: hostile plugins leave concurrent traffic on other routes 
     // the ones that ran away in time or memory were quarantined after 5 terminations; the rest answered at once
     for (const name of ['spin', 'fill-1e9', 'fill-1e8', 'regex']) {
       expect(byName.get(name), name).to.include({ state: 'quarantined', terminations: 5 });
-      expect(byName.get(name)!.calls.onRequest!.quarantined, name).to.equal(3);
+      expect(byName.get(name)!.calls.onRequest!.quarantined, name).to.equal(1);
     }
     expect(byName.get('logs')!.logs_dropped).to.be.greaterThan(10_000);
     expect(proxy.logs.filter((l) => l.msg === 'plugin log').length).to.be.lessThan(300);

@@ -70,6 +70,10 @@ export async function startProxy(data: Record<string, unknown>, options: Gateway
   withPorts.admin ??= { listen: '' };
   withPorts.node_id ??= 'gh-test';
   withPorts.shutdown_timeout ??= '2s';
+  // Plugin time limits are tested where they are the subject; elsewhere a loaded machine must not trip them.
+  const plugins = (withPorts.plugins ??= {}) as Record<string, unknown>;
+  plugins.cpu_limit ??= '10s';
+  plugins.timeout ??= '20s';
   const config = buildConfig(withPorts, { env: {} });
   const { log, logs } = memoryLogger('debug');
   const gateway = new Gateway(config, log, undefined, options);

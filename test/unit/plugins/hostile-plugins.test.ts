@@ -23,7 +23,7 @@ const CASES: { name: string; code: string; kinds: string[]; hook?: 'route'; opts
   { name: 'a 1 GB ArrayBuffer', code: hostile('return { set_headers: { x: String(new ArrayBuffer(1e9).byteLength) } };'), kinds: ['throw', 'oom'] },
   { name: 'Array(1e9).fill(0) in one step', code: hostile('Array(1e9).fill(0); return undefined;'), kinds: ['oom', 'timeout', 'crashed'] },
   { name: 'catastrophic regex backtracking', code: hostile("return { set_headers: { x: String(/^(a+)+$/.test('a'.repeat(40) + 'b')) } };"), kinds: ['timeout'] },
-  { name: 'a decision of 5 MB', code: hostile("return { set_headers: { x: 'a'.repeat(5e6) } };"), kinds: ['malformed'] },
+  { name: 'a decision of 5 MB', code: hostile("return { set_headers: { x: 'a'.repeat(5e6) } };"), kinds: ['malformed', 'timeout'] },
   { name: 'deep recursion', code: hostile('const f = (n) => f(n + 1) + 1; return f(0);'), kinds: ['throw'] },
   { name: 'this.constructor.constructor escape', code: hostile("return this.constructor.constructor('return process')();"), kinds: ['throw'] },
   { name: 'throwing', code: hostile("throw new Error('boom');"), kinds: ['throw'] },

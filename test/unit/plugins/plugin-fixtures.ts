@@ -21,3 +21,6 @@ export function captureLogger(): PluginLogger & { lines: Captured[] } {
   const at = (level: string) => (obj: object, msg: string) => { lines.push({ level, obj: obj as Record<string, unknown>, msg }); };
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
+
+/** Time limits no loaded machine trips, for tests that are not about the limits. */
+export const RELAXED = { cpuLimitMs: 10_000, timeoutMs: 20_000 } as const;

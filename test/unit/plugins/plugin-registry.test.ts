@@ -5,7 +5,7 @@ import { Plugin } from '../../../src/plugins/plugin.js';
 import { PluginRegistry, checkPlugin, registryOptionsFromConfig, resolveEntry } from '../../../src/plugins/plugin-registry.js';
 import type { CallOutcome, HookName } from '../../../src/plugins/plugin-types.js';
 import { requestViewFrom } from '../../../src/plugins/plugin-view.js';
-import { PluginDir, captureLogger } from './plugin-fixtures.js';
+import { PluginDir, RELAXED, captureLogger } from './plugin-fixtures.js';
 
 const v = (tag: string) => `export function onRequest() { return { set_headers: { 'x-version': '${tag}' } }; }\n`;
 const req = requestViewFrom({});
@@ -18,7 +18,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
 
   it('resolves entries against plugins.dir and shares identical entries', async () => {
     dir.write('a.js', v('1'));
-    const reg = new PluginRegistry({ dir: dir.dir });
+    const reg = new PluginRegistry({ dir: dir.dir, ...RELAXED });
     try {
       const a1 = await reg.load('a.js');
       const a2 = await reg.load({ file: 'a.js' });
@@ -99,7 +99,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
     const err = await Plugin.load({ name: 't', file }).then(() => undefined, (e: Error) => e);
     expect(err?.message).to.match(/smoke call of onRequest failed \(throw\): Error: nope \(at onRequest \(.*t\.js:1:\d+\)\)/);
     const f2 = dir.write('t2.js', "export function onRequest(r) { if (r.path === '/x') throw new Error('nope'); }\n");
-    const p = await Plugin.load({ name: 't2', file: f2 });
+    const p = await Plugin.load({ name: 't2', file: f2, ...RELAXED });
     try {
       await Promise.all(Array.from({ length: 20 }, () => p.onRequest(requestViewFrom({ path: '/x' }))));
       expect(p.state).to.equal('active');
@@ -143,7 +143,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
 
   it('watch: a changed file is reloaded automatically', async () => {
     const file = dir.write('w.js', v('1'));
-    const reg = new PluginRegistry({ dir: dir.dir, watch: true });
+    const reg = new PluginRegistry({ dir: dir.dir, watch: true, ...RELAXED });
     try {
       const p = await reg.load('w.js');
       await sleep(50);
@@ -158,7 +158,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
   it('stats and the observer see every call with its outcome and duration', async () => {
     dir.write('o.js', "export function onRequest(r) { if (r.path === '/bad') return { deny: { status: 200 } }; }\nexport function onResponse(res) { return { status: res.status }; }\n");
     const calls: { plugin: string; hook: HookName; outcome: CallOutcome; seconds: number }[] = [];
-    const reg = new PluginRegistry({ dir: dir.dir, observer: { onCall: (e) => calls.push(e) } });
+    const reg = new PluginRegistry({ dir: dir.dir, ...RELAXED, observer: { onCall: (e) => calls.push(e) } });
     try {
       const p = await reg.load('o.js');
       await p.onRequest(req);
@@ -205,7 +205,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
   });
 
   it('a plugin process outlives SIGINT and SIGTERM (the proxy drains with it, then ends it)', async () => {
-    const p = await Plugin.load({ name: 'calm', file: dir.write('calm.js', v('1')) });
+    const p = await Plugin.load({ name: 'calm', file: dir.write('calm.js', v('1')), ...RELAXED });
     try {
       const pid = p.stats().pid!;
       process.kill(pid, 'SIGINT');
