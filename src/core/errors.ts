@@ -69,6 +69,9 @@ const CODE_TO_KIND: Record<string, ErrorKind> = {
   HPE_INVALID_CONSTANT: 'upstream_protocol',
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'upstream_protocol',
   UND_ERR_INFO: 'upstream_protocol',
+  // undici refuses to send a request it finds malformed (header bytes, duplicate Host): the client's request
+  UND_ERR_INVALID_ARG: 'bad_request',
+  UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 'bad_request',
   UND_ERR_ABORTED: 'client_closed',
   UND_ERR_ABORT: 'client_closed',
   ABORT_ERR: 'client_closed',

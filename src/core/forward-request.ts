@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.js';
 import { downstreamResponseHeaders } from './headers.js';
-import { ProxyError } from './errors.js';
+import { ProxyError, toProxyError } from './errors.js';
 
 export interface ForwardTarget {
   readonly dispatcher: Dispatcher;
@@ -117,4 +117,14 @@ export function bodyUnread(body: NodeJS.ReadableStream | null): boolean {
 export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
   const len = headers['content-length'];
   return (len !== undefined && len !== '0') || headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Whether a failed attempt was the client's doing (a malformed or oversized request, a client that went
+ * away mid-body): such a failure is answered as the client's error and never counts against the upstream.
+ */
+export function clientCaused(ctx: RequestContext, cause: unknown): boolean {
+  if (ctx.req.readableAborted || ctx.req.errored) return true;
+  const status = toProxyError(cause).status;
+  return status < 500;
 }

@@ -2,12 +2,14 @@
  * Where a forward request goes. A forward listener accepts the absolute-form request target
  * (`GET http://host:port/path`, RFC 9112 §3.2.2); inside an intercepted TLS tunnel requests are
  * origin-form and the tunnel's CONNECT authority names the destination. The host is normalised once
- * here (normalize-host.ts) so the ACL, block list, SSRF guard and cache all see one spelling.
+ * here (core/host.ts) so the ACL, block list, SSRF guard and cache all see one spelling.
  */
 import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
-import { normalizeHost, type HostKind } from './normalize-host.js';
+import { normalizeHost, splitAuthority, type HostKind } from '../core/host.js';
+
+export { splitAuthority };
 
 export interface ForwardTarget {
   readonly scheme: 'http' | 'https';
@@ -48,30 +50,6 @@ export function makeTarget(scheme: 'http' | 'https', rawHost: string, port: numb
   return { scheme, host: n.host, kind: n.kind, port, authority: port === DEFAULT_PORT[scheme] ? hostText : `${hostText}:${port}` };
 }
 
-/** `host` / `host:port` / `[v6]:port` split without normalising; port undefined when absent. */
-export function splitAuthority(authority: string): { host: string; port?: number } | undefined {
-  let host = authority;
-  let portText: string | undefined;
-  if (authority.startsWith('[')) {
-    const close = authority.indexOf(']');
-    if (close < 0) return undefined;
-    host = authority.slice(0, close + 1);
-    const rest = authority.slice(close + 1);
-    if (rest !== '') {
-      if (rest[0] !== ':') return undefined;
-      portText = rest.slice(1);
-    }
-  } else {
-    const colon = authority.indexOf(':');
-    if (colon >= 0) {
-      host = authority.slice(0, colon);
-      portText = authority.slice(colon + 1);
-    }
-  }
-  if (portText === undefined || portText === '') return { host };
-  if (!/^\d{1,5}$/.test(portText)) return undefined;
-  return { host, port: Number(portText) };
-}
 
 /** Parses an absolute-form target into the destination and the origin-form path, or says why not. */
 export function parseAbsoluteForm(url: string): { target: ForwardTarget; path: string } | string {

@@ -38,7 +38,7 @@ export type AclRuleConfig =
   | { readonly name?: string; readonly allow: AclMatchConfig }
   | { readonly name?: string; readonly deny: AclMatchConfig };
 
-/** What the ACL sees of a request. `host` should be normalised (normalize-host.ts). */
+/** What the ACL sees of a request. `host` should be normalised (core/host.ts). */
 export interface AclRequest {
   readonly srcIp: string;
   readonly user?: string;

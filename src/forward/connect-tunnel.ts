@@ -13,7 +13,7 @@ import type { Stage } from '../core/pipeline.js';
 import { makeTarget, setTarget, targetOf } from './absolute-form.js';
 import type { ForwardPolicy } from './forward-policy.js';
 import { ssrfError } from './forward-stage.js';
-import { splitHostPort } from './normalize-host.js';
+import { splitHostPort } from '../core/host.js';
 import { dialTcp } from './tcp-dial.js';
 import type { TlsInterceptor } from './tls-intercept.js';
 import { relay } from './tunnel-relay.js';

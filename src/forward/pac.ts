@@ -9,7 +9,7 @@
  * unless `resolveHosts` is set: a PAC `dnsResolve` blocks the browser on every request.
  */
 
-import { normalizeHost } from './normalize-host.js';
+import { normalizeHost } from '../core/host.js';
 import { parseDomainPattern } from './domain-trie.js';
 import { parseCidr } from './cidr.js';
 

@@ -14,7 +14,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { parseCidr } from './cidr.js';
 import { DomainTrie } from './domain-trie.js';
-import { normalizeHost } from './normalize-host.js';
+import { normalizeHost } from '../core/host.js';
 import { classifyAddress, mappedIPv4 } from './ssrf-ranges.js';
 
 export interface ResolvedAddress { readonly address: string; readonly family: 4 | 6 }

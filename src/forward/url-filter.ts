@@ -21,7 +21,7 @@ export type UrlPatternConfig =
 
 export interface UrlFilterRequest {
   readonly scheme?: 'http' | 'https';
-  /** Normalised host (normalize-host.ts). */
+  /** Normalised host (core/host.ts). */
   readonly host: string;
   /** Port, omitted from the URL when it is the scheme's default. */
   readonly port?: number;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { isDenied, resolveAndCheck, SsrfGuard, validateAllowDestinations, type LookupAll, type SsrfVerdict } from '../../../src/forward/ssrf-guard.js';
-import { normalizeHost, splitHostPort } from '../../../src/forward/normalize-host.js';
+import { normalizeHost, splitHostPort } from '../../../src/core/host.js';
 import { classifyAddress, embeddedIPv4 } from '../../../src/forward/ssrf-ranges.js';
 
 const PUBLIC_V4 = '93.184.215.14';
@@ -24,7 +24,7 @@ function expectDenied(v: SsrfVerdict, code = 'destination_ip_prohibited'): void 
   if (isDenied(v)) expect(v.code).to.equal(code);
 }
 
-describe('forward/normalize-host', () => {
+describe('core/host', () => {
   const cases: [string, string, string][] = [
     ['2130706433', '127.0.0.1', 'ipv4'],
     ['0x7f.1', '127.0.0.1', 'ipv4'],
