@@ -177,6 +177,7 @@ const routeShape = object({
   respond: f('Direct response, no upstream.', respond),
   cache: f('Use the shared cache.', bool, false),
   strip_prefix: f('Remove match.path_prefix before forwarding.', bool, false),
+  upgrades: f('Upgrade protocols tunnelled on this route (case-insensitive); an upgrade to any other is served as a plain request or refused (403). h2c is never tunnelled.', array(str({ nonEmpty: true })), ['websocket']),
   plugins: f('Filter and routing plugins, in order.', array(pluginEntry), []),
 }, (r) => ((r.pool === undefined) === (r.respond === undefined) ? ['must have exactly one of pool or respond'] : []));
 

@@ -49,6 +49,8 @@ export interface Route {
   respond?: { status: number; body: string; headers: Record<string, string> };
   cache: boolean;
   strip_prefix: boolean;
+  /** Upgrade protocols tunnelled on this route (default: websocket). */
+  upgrades: string[];
   plugins: PluginEntry[];
 }
 

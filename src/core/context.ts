@@ -47,8 +47,8 @@ export class RequestContext {
   removeRequestHeaders?: string[];
   /** Response headers added by stages (e.g. Set-Cookie of sticky sessions, HSTS). Flat list. */
   extraResponseHeaders?: string[];
-  /** For upgrade requests (WebSocket): the raw client socket and bytes read past the head. */
-  upgrade?: { socket: Socket; head: Buffer };
+  /** For upgrade requests (WebSocket…) and CONNECT: the raw client socket, bytes read past the head, and the protocol asked (lower-case; empty for CONNECT). */
+  upgrade?: { socket: Socket; head: Buffer; protocol: string };
   error?: ProxyError;
   /** Status for the log when the response did not go through `res` (WebSocket 101, CONNECT tunnels). */
   finalStatus?: number;

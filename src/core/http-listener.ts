@@ -27,6 +27,12 @@ export interface HttpListenerOptions {
   tls?: HttpsOptions;
   /** CONNECT requests (forward mode); without it CONNECT is answered 405 by node. */
   onConnect?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * Whether an upgrade to this protocol (lower-case token) may become a tunnel. Requests asking any other
+   * upgrade, or several at once, are served as plain requests without Upgrade (RFC 9110 §7.8 lets a server
+   * ignore it); without this option no upgrade is ever taken.
+   */
+  acceptsUpgrade?: (protocol: string) => boolean;
   /** Called before the pipeline: a listener may answer a request itself (e.g. /proxy.pac) by returning true. */
   intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
@@ -43,6 +49,17 @@ function tlsInfo(socket: Socket): TlsInfo | null {
   });
 }
 
+
+/**
+ * The one protocol a request asks to upgrade to, when the listener takes it; h2c never (cleartext HTTP/2
+ * would bypass everything the proxy checks per request).
+ */
+export function upgradeProtocol(req: IncomingMessage, accepts: ((protocol: string) => boolean) | undefined): string | undefined {
+  const value = req.headers.upgrade;
+  if (!accepts || value === undefined || value.includes(',')) return undefined;
+  const protocol = value.trim().toLowerCase();
+  return protocol !== '' && protocol !== 'h2c' && accepts(protocol) ? protocol : undefined;
+}
 
 const CLIENT_ERROR_KIND: Record<string, ErrorKind> = {
   HPE_HEADER_OVERFLOW: 'headers_too_large',
@@ -68,6 +85,7 @@ export class HttpListener {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.header_timeout / 4))),
       noDelay: true,
       requireHostHeader: false,
+      shouldUpgradeCallback: (req: IncomingMessage) => upgradeProtocol(req, opts.acceptsUpgrade) !== undefined,
     };
     this.server = opts.tls
       ? createHttpsServer({ ...serverOptions, ...opts.tls })
@@ -132,7 +150,7 @@ export class HttpListener {
     res.shouldKeepAlive = false;
     const id = requestIdFor(req.headers['x-request-id']);
     const ctx = new RequestContext(id, req, res, this.#opts.info, peerAddress(socket), tlsInfo(socket));
-    ctx.upgrade = { socket, head };
+    ctx.upgrade = { socket, head, protocol: upgradeProtocol(req, this.#opts.acceptsUpgrade) ?? '' };
     socket.on('error', () => socket.destroy());
     this.#upgraded.add(socket);
     socket.once('close', () => this.#upgraded.delete(socket));

@@ -143,7 +143,7 @@ export class ForwardProxyListener {
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
     const ctx = new RequestContext(requestIdFor(req.headers['x-request-id']), req, res, this.#info, peerAddress(socket), null);
-    ctx.upgrade = { socket, head };
+    ctx.upgrade = { socket, head, protocol: '' };
     socket.on('error', () => socket.destroy());
     this.#tunnels.add(socket);
     socket.once('close', () => this.#tunnels.delete(socket));

@@ -8,7 +8,7 @@ import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { Upstream } from './upstream.js';
-import { tunnelWebSocket } from './websocket-tunnel.js';
+import { tunnelUpgrade } from './upgrade-tunnel.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** A reset before any response byte: the request may or may not have been acted on, so idempotent ones only. */
@@ -48,12 +48,14 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
       let tried: Set<Upstream> | undefined;
+      let lastFailure: unknown;
       // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
       let pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);
       if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
       for (let attempt = 0; ; attempt++) {
         const upstream = attempt === 0 && pinned ? pinned : pool.pick(pick, tried);
-        if (!upstream) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
+        // every upstream tried: the last one's failure says more than "none left" (nginx answers 502 too)
+        if (!upstream) throw lastFailure ?? new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
         ctx.upstream = upstream;
         upstream.inflight++;
         upstream.requests++;
@@ -63,7 +65,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         if (cookie) ctx.addResponseHeader('set-cookie', cookie);
         try {
           if (ctx.upgrade) {
-            await tunnelWebSocket(ctx, upstream, headers, pool.config.connect_timeout);
+            await tunnelUpgrade(ctx, upstream, headers, pool.config.connect_timeout);
           } else {
             const r = await forwardRequest(ctx, { dispatcher: upstream.dispatcher, origin: upstream.id }, { method, path: ctx.path, headers, body });
             upstream.recordResponseTime(r.headMs);
@@ -84,6 +86,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           const retryable = bodyUnread(body) && (neverReachedUpstream(code) || (idempotent && RESET.has(code)));
           if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
           (tried ??= new Set()).add(upstream);
+          lastFailure = cause;
           deps.metrics.retries.labels(pool.name).inc();
           ctx.logFields.retries = attempt + 1;
           ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1 }, 'retrying on another upstream');

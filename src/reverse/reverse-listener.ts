@@ -45,6 +45,9 @@ function routePluginsStage(byRoute: ReadonlyMap<CompiledRoute, Stage>): Stage | 
   };
 }
 
+const upgradesOf = (config: ReverseListenerConfig): Set<string> =>
+  new Set(config.routes.flatMap((r) => r.upgrades.map((u) => u.toLowerCase())));
+
 const hstsStage = (value: string): Stage => ({
   name: 'hsts',
   handle(ctx, next) { ctx.addResponseHeader('strict-transport-security', value); return next(); },
@@ -56,18 +59,22 @@ export class ReverseProxyListener {
   readonly sni?: SniContexts;
   #config: ReverseListenerConfig;
   #routes: RouteTable;
+  /** Upgrade protocols some route allows (lower-case). */
+  #upgrades: Set<string>;
   #pipeline: Pipeline;
 
   constructor(config: ReverseListenerConfig, index: number, private readonly deps: ReverseDeps) {
     this.name = `reverse[${index}]`;
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
+    this.#upgrades = upgradesOf(config);
     if (config.tls) this.sni = new SniContexts(config.tls);
     const info: ListenerInfo = listenerInfo({ name: this.name, mode: 'reverse', nodeId: deps.nodeId, log: deps.log, isTrusted: deps.isTrusted });
     this.#pipeline = this.#build();
     this.listener = new HttpListener({
       listen: config.listen, limits: config.limits, info, pipeline: () => this.#pipeline,
       tls: this.sni?.serverOptions(),
+      acceptsUpgrade: (protocol) => this.#upgrades.has(protocol),
     });
     if (this.sni) this.sni.attach(this.listener.server as never);
   }
@@ -119,6 +126,7 @@ export class ReverseProxyListener {
   reload(config: ReverseListenerConfig): void {
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
+    this.#upgrades = upgradesOf(config);
     if (this.sni && config.tls) this.sni.reload(config.tls);
     this.#pipeline = this.#build();
   }

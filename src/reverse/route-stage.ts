@@ -10,6 +10,9 @@ export function routeStage(table: () => RouteTable): Stage {
       const route: CompiledRoute | undefined = table().match(normaliseHost(ctx.req.headers.host), ctx.path, ctx.req.headers);
       if (!route) throw new ProxyError('no_route', 'no route matches this request');
       ctx.route = route;
+      if (ctx.upgrade && !route.upgrades.has(ctx.upgrade.protocol)) {
+        throw new ProxyError('denied', `upgrade to ${ctx.upgrade.protocol} is not allowed on this route`);
+      }
       if (route.respond) return next();
       ctx.pool = route.pool;
       if (route.stripPrefix) {

@@ -10,6 +10,8 @@ export interface CompiledRoute extends RouteInfo {
   readonly config: Route;
   readonly pathPrefix: string;
   readonly stripPrefix: boolean;
+  /** Upgrade protocols tunnelled on this route, lower-case. */
+  readonly upgrades: ReadonlySet<string>;
   /** Prebuilt direct response of a `respond` route. */
   readonly respond?: { status: number; headers: string[]; body: Buffer };
 }
@@ -53,6 +55,7 @@ function compile(route: Route): { route: CompiledRoute; matches: Matcher } {
   const compiled: CompiledRoute = {
     name: route.name, pool: route.pool, cache: route.cache, config: route,
     pathPrefix: path_prefix ?? '', stripPrefix: route.strip_prefix && !!path_prefix, respond,
+    upgrades: new Set((route.upgrades ?? ['websocket']).map((u) => u.toLowerCase())),
   };
   const matches: Matcher = checks.length === 0 ? () => true
     : checks.length === 1 ? checks[0]!

@@ -1,9 +1,13 @@
 /**
- * Proxies an HTTP upgrade (WebSocket): the handshake goes to the upstream, and only a real 101 from it
- * turns the connection into a byte tunnel. Any other answer is relayed as a normal response.
+ * Proxies an HTTP upgrade (WebSocket, or a protocol a route allows): the handshake goes to the upstream,
+ * and only a 101 for the protocol asked (with the right Sec-WebSocket-Accept for WebSocket) turns the
+ * connection into a byte tunnel. Any other 101 is 502 with both sockets closed: a tunnel the proxy did
+ * not agree to would carry later requests past routes, plugins and ACLs. Other answers are relayed as
+ * normal responses.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { RequestContext } from '../core/context.js';
 import { downstreamResponseHeaders } from '../core/headers.js';
@@ -11,14 +15,29 @@ import { ProxyError } from '../core/errors.js';
 
 export interface TunnelTarget { readonly url: URL }
 
+/** RFC 6455 §4.2.2: the accept key a server must answer to a Sec-WebSocket-Key. */
+function webSocketAccept(key: string): string {
+  return createHash('sha1').update(`${key.trim()}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+}
+
+/** Why a 101 does not switch to what the client asked, or undefined when it does. */
+export function refused101(protocol: string, requestKey: string | undefined, res: IncomingMessage): string | undefined {
+  const answered = String(res.headers.upgrade ?? '').trim().toLowerCase();
+  if (answered !== protocol) return `the upstream switched to ${JSON.stringify(answered)}, not ${protocol}`;
+  if (protocol === 'websocket' && (requestKey === undefined || res.headers['sec-websocket-accept'] !== webSocketAccept(requestKey))) {
+    return 'the upstream answered a WebSocket upgrade without the right Sec-WebSocket-Accept';
+  }
+  return undefined;
+}
+
 /** Keeps the handshake's own hop-by-hop fields, which the 101 must carry. */
 function handshakeHeaders(res: IncomingMessage, via: string, id: string): string[] {
   const headers = downstreamResponseHeaders(res.headers, via, id);
-  headers.push('connection', 'Upgrade', 'upgrade', String(res.headers.upgrade ?? 'websocket'));
+  headers.push('connection', 'Upgrade', 'upgrade', String(res.headers.upgrade));
   return headers;
 }
 
-export function tunnelWebSocket(ctx: RequestContext, target: TunnelTarget, headers: string[], connectTimeoutMs: number): Promise<void> {
+export function tunnelUpgrade(ctx: RequestContext, target: TunnelTarget, headers: string[], connectTimeoutMs: number): Promise<void> {
   const client = ctx.upgrade!;
   const { url } = target;
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -36,6 +55,13 @@ export function tunnelWebSocket(ctx: RequestContext, target: TunnelTarget, heade
 
     upstreamReq.once('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
       clearTimeout(connectTimer);
+      const why = refused101(client.protocol, ctx.req.headers['sec-websocket-key'] as string | undefined, res);
+      if (why) {
+        upstream.destroy();
+        ctx.upstreamStatus = 101;
+        reject(new ProxyError('upstream_protocol', why));
+        return;
+      }
       ctx.upstreamStatus = 101;
       ctx.finalStatus = 101;
       const lines = [`HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}`];
@@ -61,6 +87,11 @@ export function tunnelWebSocket(ctx: RequestContext, target: TunnelTarget, heade
     upstreamReq.once('response', (res: IncomingMessage) => {
       // Not a 101: relay the upstream's answer and keep no tunnel.
       clearTimeout(connectTimer);
+      if (res.statusCode === 101) { // a 101 without Upgrade: switches to nothing the client asked
+        res.socket.destroy();
+        reject(new ProxyError('upstream_protocol', 'the upstream answered 101 without Upgrade'));
+        return;
+      }
       ctx.upstreamStatus = res.statusCode;
       const hs = downstreamResponseHeaders(res.headers, ctx.listener.via, ctx.id);
       ctx.res.shouldKeepAlive = false;
