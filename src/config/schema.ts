@@ -192,6 +192,10 @@ export const reverseShape = object({
   })),
   routes: f('First match wins.', array(routeShape), undefined, true),
   purge_acl: f('Client CIDRs allowed to send PURGE.', array(cidr), ['127.0.0.0/8', '::1/128']),
+  paths: f('Path normalisation before routing (RFC 3986 §6.2.2; dot segments always resolved).', object({
+    merge_slashes: f('Merge repeated slashes (`//a` is `/a`).', bool, true),
+    escaped_slashes: f('What to do with %2F and %5C in a path: keep them as sent, reject the request (400), or decode them to `/`.', str({ oneOf: ['keep', 'reject', 'decode'] }), 'keep'),
+  }), {}),
   limits: f('Overrides of the top-level limits.', limitsOverride, {}),
 });
 

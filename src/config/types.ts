@@ -59,6 +59,7 @@ export interface ReverseListener {
   tls?: { certs: { cert: string; key: string }[]; min_version: 'TLSv1.2' | 'TLSv1.3'; hsts: string };
   routes: Route[];
   purge_acl: string[];
+  paths: { merge_slashes: boolean; escaped_slashes: 'keep' | 'reject' | 'decode' };
   limits: Limits;
 }
 

@@ -8,10 +8,15 @@
  *   a block that `/ADS/` evades is no block.
  * - `{ url_regex: "…", flags?: "i" }`: JS regex over the full URL `scheme://host[:port]/path?query`.
  * - `{ urlpath_regex: "…", flags?: "i" }`: JS regex over `/path?query`.
- * Paths are normalised before matching: dot segments resolved, `//` merged, `%XX` of unreserved
- * characters decoded (`/%61ds/` is `/ads/`), so spelling variants of one URL match alike. Regexes are
- * trusted config: keep them linear (no nested quantifiers) to avoid catastrophic backtracking.
+ * Paths are normalised before matching (core/path.ts): dot segments resolved, `//` merged, `\` read as
+ * `/`, `%XX` of unreserved characters decoded (`/%61ds/` is `/ads/`), so spelling variants of one URL
+ * match alike; the URL still goes out as the client sent it (as Squid). Regexes are trusted config:
+ * keep them linear (no nested quantifiers) to avoid catastrophic backtracking.
  */
+import { decodeUnreserved, normalisePath, type PathOptions } from '../core/path.js';
+
+/** How paths are normalised for matching. */
+const MATCHING: PathOptions = { mergeSlashes: true, escapedSlashes: 'keep', backslashAsSlash: true };
 
 export type UrlPatternConfig =
   | string
@@ -50,7 +55,7 @@ export class UrlFilter {
   match(req: UrlFilterRequest): { readonly rule: string } | undefined {
     if (this.#patterns.length === 0) return undefined;
     const q = req.path.indexOf('?');
-    const path = normalizePath(q < 0 ? req.path : req.path.slice(0, q));
+    const path = normalisePath(q < 0 ? req.path : req.path.slice(0, q), MATCHING);
     const query = q < 0 ? '' : req.path.slice(q);
     const scheme = req.scheme ?? 'http';
     const defaultPort = scheme === 'https' ? 443 : 80;
@@ -109,23 +114,4 @@ function globToRegExp(glob: string): RegExp {
     .replace(/\*+/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'is');
-}
-
-const UNRESERVED = /%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/gi;
-
-/** Dot segments resolved, `\` as `/` and repeated slashes merged (as browsers and nginx do), unreserved `%XX` decoded. */
-export function normalizePath(path: string): string {
-  let resolved: string;
-  try {
-    // Joined to an origin rather than resolved against a base: `//evil/x` must stay a path.
-    const sep = path.startsWith('/') || path.startsWith('\\') ? '' : '/';
-    resolved = new URL(`http://x${sep}${path}`).pathname;
-  } catch {
-    resolved = path;
-  }
-  return decodeUnreserved(resolved.replace(/\/{2,}/g, '/'));
-}
-
-function decodeUnreserved(s: string): string {
-  return s.replace(UNRESERVED, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

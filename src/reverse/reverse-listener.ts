@@ -96,7 +96,7 @@ export class ReverseProxyListener {
       errorResponderStage,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       rateLimitStage(cfg.limits),
-      requestTargetStage,
+      requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
       ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),
       routePluginsStage(plugins),

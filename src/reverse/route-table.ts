@@ -28,10 +28,17 @@ function hostMatcher(pattern: string): (host: string) => boolean {
   return (host) => host === p;
 }
 
-/** `/api` matches `/api`, `/api/…` and `/api?…` but not `/apiary`; a prefix ending in `/` is a plain prefix. */
+/**
+ * `/api` matches `/api`, `/api/…`, `/api?…` and `/api;params` (Java servers serve `/api;x` as `/api`) but
+ * not `/apiary`; a prefix ending in `/` is a plain prefix.
+ */
 function pathMatcher(prefix: string): (path: string) => boolean {
   if (prefix.endsWith('/')) return (path) => path.startsWith(prefix);
-  return (path) => path.startsWith(prefix) && (path.length === prefix.length || path[prefix.length] === '/' || path[prefix.length] === '?');
+  return (path) => {
+    if (!path.startsWith(prefix)) return false;
+    const next = path[prefix.length];
+    return next === undefined || next === '/' || next === '?' || next === ';';
+  };
 }
 
 function compile(route: Route): { route: CompiledRoute; matches: Matcher } {
