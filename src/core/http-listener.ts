@@ -12,8 +12,8 @@ import { listenOn } from './listen.js';
 import type { Limits } from '../config/types.js';
 import { parseListen } from '../config/shape.js';
 import { RequestContext, type ListenerInfo, type TlsInfo } from './context.js';
-import { sendRawError } from './error-response.js';
-import type { ErrorKind } from './errors.js';
+import { sendError, sendRawError } from './error-response.js';
+import { ProxyError, type ErrorKind } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import { requestIdFor } from './request-id.js';
 import { peerAddress } from './client-address.js';
@@ -59,6 +59,27 @@ export function upgradeProtocol(req: IncomingMessage, accepts: ((protocol: strin
   if (!accepts || value === undefined || value.includes(',')) return undefined;
   const protocol = value.trim().toLowerCase();
   return protocol !== '' && protocol !== 'h2c' && accepts(protocol) ? protocol : undefined;
+}
+
+/**
+ * HTTP/1.x only. llhttp reads a request line without a version (`GET /x`) as HTTP/0.9 and still parses
+ * headers after it: refused (400), as is any other major version (505, RFC 9110 §15.6.6); the h2
+ * preface (`PRI * HTTP/2.0`) never gets here, llhttp refuses it.
+ */
+export function versionError(req: IncomingMessage): ProxyError | undefined {
+  if (req.httpVersionMajor === 1) return undefined;
+  return req.httpVersionMajor === 0
+    ? new ProxyError('bad_request', 'HTTP/0.9 is not supported')
+    : new ProxyError('version_not_supported', `HTTP/${req.httpVersionMajor}.${req.httpVersionMinor} over HTTP/1 framing`);
+}
+
+/** Answers a request this listener refuses before any pipeline sees it, and closes the connection. */
+export function refuse(req: IncomingMessage, res: ServerResponse, err: ProxyError, log: ListenerInfo['log']): void {
+  const id = requestIdFor(undefined);
+  res.shouldKeepAlive = false;
+  req.resume();
+  sendError(res, err, id);
+  log.info({ reqId: id, client: peerAddress(req.socket), error: err.proxyStatus, detail: err.detail }, 'request refused');
 }
 
 const CLIENT_ERROR_KIND: Record<string, ErrorKind> = {
@@ -138,6 +159,8 @@ export class HttpListener {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    const bad = versionError(req);
+    if (bad) { refuse(req, res, bad, this.#opts.info.log); return; }
     if (this.#opts.intercept?.(req, res)) return;
     const id = requestIdFor(req.headers['x-request-id']);
     this.#run(new RequestContext(id, req, res, this.#opts.info, peerAddress(req.socket), tlsInfo(req.socket)));
@@ -148,6 +171,8 @@ export class HttpListener {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
+    const bad = versionError(req);
+    if (bad) { refuse(req, res, bad, this.#opts.info.log); res.once('finish', () => socket.end()); return; }
     const id = requestIdFor(req.headers['x-request-id']);
     const ctx = new RequestContext(id, req, res, this.#opts.info, peerAddress(socket), tlsInfo(socket));
     ctx.upgrade = { socket, head, protocol: upgradeProtocol(req, this.#opts.acceptsUpgrade) ?? '' };

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ForwardListener as ForwardListenerConfig, PluginEntry } from '../config/types.js';
 import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { RequestContext, listenerInfo, type ListenerInfo } from '../core/context.js';
-import { HttpListener } from '../core/http-listener.js';
+import { HttpListener, refuse, versionError } from '../core/http-listener.js';
 import { peerAddress } from '../core/client-address.js';
 import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
@@ -142,6 +142,8 @@ export class ForwardProxyListener {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
+    const bad = versionError(req);
+    if (bad) { socket.on('error', () => socket.destroy()); res.once('finish', () => socket.end()); refuse(req, res, bad, this.#info.log); return; }
     const ctx = new RequestContext(requestIdFor(req.headers['x-request-id']), req, res, this.#info, peerAddress(socket), null);
     ctx.upgrade = { socket, head, protocol: '' };
     socket.on('error', () => socket.destroy());
