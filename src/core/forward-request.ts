@@ -120,11 +120,15 @@ export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean
 }
 
 /**
- * Whether a failed attempt was the client's doing (a malformed or oversized request, a client that went
- * away mid-body): such a failure is answered as the client's error and never counts against the upstream.
+ * The client's error, when a failed attempt was the client's doing (a malformed or oversized request, a
+ * body that broke its framing, a client that went away mid-body): answered as such (400, 413, 499) and
+ * never counted against the upstream. Undefined when the failure is the upstream's.
  */
-export function clientCaused(ctx: RequestContext, cause: unknown): boolean {
-  if (ctx.req.readableAborted || ctx.req.errored) return true;
-  const status = toProxyError(cause).status;
-  return status < 500;
+export function clientFailure(ctx: RequestContext, cause: unknown): ProxyError | undefined {
+  const err = toProxyError(cause);
+  if (err.status < 500) return err;
+  const req = ctx.req;
+  if (!req.errored && !req.readableAborted) return undefined;
+  const code = (req.errored as { code?: string } | null)?.code ?? '';
+  return code.startsWith('HPE_') ? new ProxyError('bad_request', 'malformed request body', { cause: req.errored }) : new ProxyError('client_closed');
 }

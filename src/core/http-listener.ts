@@ -17,6 +17,7 @@ import { ProxyError, type ErrorKind } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import { requestIdFor } from './request-id.js';
 import { peerAddress } from './client-address.js';
+import { afterPendingResponses, inConnectionOrder } from './connection-order.js';
 
 export interface HttpListenerOptions {
   listen: string;
@@ -159,6 +160,10 @@ export class HttpListener {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    inConnectionOrder(req, res, () => this.#start(req, res));
+  }
+
+  #start(req: IncomingMessage, res: ServerResponse): void {
     const bad = versionError(req);
     if (bad) { refuse(req, res, bad, this.#opts.info.log); return; }
     if (this.#opts.intercept?.(req, res)) return;
@@ -188,7 +193,10 @@ export class HttpListener {
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
     const kind = CLIENT_ERROR_KIND[err.code ?? ''] ?? 'bad_request';
     const id = requestIdFor(undefined);
-    sendRawError(socket, kind, id);
+    // a pipelined request before the bad bytes may still be answering: its response goes first
+    afterPendingResponses(socket, err,
+      () => { if (socket.writable) sendRawError(socket, kind, id); else socket.destroy(); },
+      (res) => sendError(res, new ProxyError(kind, 'malformed request body'), id));
     this.#opts.info.log.info({ reqId: id, client: peerAddress(socket), listener: this.#opts.info.name, error: kind, code: err.code }, 'client error');
   }
 }

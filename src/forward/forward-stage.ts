@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
 import { forwardedForValue } from '../core/client-address.js';
-import { bodyUnread, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Stage } from '../core/pipeline.js';
@@ -63,7 +63,12 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
         const { pool, origin } = pools.get({ scheme: 'http', address: parent.host, port: parent.port, connectTimeoutMs });
         if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
         ctx.upstream = { id: `parent ${parent.origin}` };
-        try { await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`); } catch (e) { throw (e as ForwardError).cause ?? e; }
+        try {
+          await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`);
+        } catch (e) {
+          const cause = (e as ForwardError).cause ?? e;
+          throw clientFailure(ctx, cause) ?? cause;
+        }
         return;
       }
       const v = await checked(t);
@@ -82,7 +87,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
           const fe = e as ForwardError;
           const cause = fe.cause ?? e;
           const code = (cause as { code?: string }).code ?? '';
-          if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw cause;
+          if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw clientFailure(ctx, cause) ?? cause;
           ctx.logFields.address_fallback = i + 1;
         }
       }

@@ -2,7 +2,7 @@
 import type { Stage } from '../core/pipeline.js';
 import { clientAddress, forwardedForValue } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
-import { bodyUnread, clientCaused, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -78,7 +78,8 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           const cause = fe.cause ?? e;
           if (cookieAt >= 0 && !fe.responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
           // the client's mistakes and departures are never the upstream's failures (passive health)
-          if (clientCaused(ctx, cause)) throw cause;
+          const clientError = clientFailure(ctx, cause);
+          if (clientError) throw clientError;
           upstream.failures++;
           deps.onResult?.(pool, upstream, cause);
           const code = (cause as { code?: string }).code ?? '';

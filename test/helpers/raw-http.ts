@@ -193,6 +193,8 @@ export interface SeenRequest {
 /** What the origin does with a request: raw bytes to write, and then whether to close or hold. */
 export interface ScriptedReply {
   bytes?: string | Buffer;
+  /** Write `bytes` this much later (the connection keeps being read meanwhile). */
+  delayMs?: number;
   /** `end` closes after writing; `destroy` resets; `hold` leaves the connection open unanswered. */
   after?: 'keep' | 'end' | 'destroy' | 'hold';
   /** Lets a test drive the socket itself (faults, slow drips, 101 tunnels). */
@@ -264,7 +266,9 @@ export async function startRecordingOrigin(handler: RawHandler = () => okReply()
         const out = handler(seen, requests.length - 1);
         const reply: ScriptedReply = typeof out === 'string' || Buffer.isBuffer(out) ? { bytes: out } : out;
         if (reply.custom) { busy = true; reply.custom(socket); return; }
-        if (reply.bytes !== undefined) socket.write(typeof reply.bytes === 'string' ? Buffer.from(reply.bytes, 'latin1') : reply.bytes);
+        const bytes = reply.bytes === undefined ? undefined : typeof reply.bytes === 'string' ? Buffer.from(reply.bytes, 'latin1') : reply.bytes;
+        if (bytes && reply.delayMs) setTimeout(() => { if (!socket.destroyed) socket.write(bytes); }, reply.delayMs);
+        else if (bytes) socket.write(bytes);
         if (reply.after === 'end') { busy = true; socket.end(); return; }
         if (reply.after === 'destroy') { busy = true; socket.resetAndDestroy(); return; }
         if (reply.after === 'hold') { busy = true; return; }
