@@ -183,6 +183,8 @@ export class CacheWriter extends ForwardingSink {
     }
     const cl = firstValue(res['content-length']);
     if (cl !== undefined && Number(cl) > plan.cache.store.maxObjectSize) { info.detail = 'too-large'; return; }
+    // a body still under a transfer coding (gzip…) is not the representation: never stored as if it were
+    if (res['transfer-encoding'] !== undefined) { info.detail = 'transfer-coded'; return; }
     info.stored = true;
     const { lifetime } = freshnessLifetime(status, res, verdict.cc, now, storage);
     info.ttl = lifetime - correctedInitialAge(res, plan.requestTime, now);

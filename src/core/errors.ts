@@ -89,6 +89,8 @@ const CODE_TO_KIND: Record<string, ErrorKind> = {
 /** The only place an unknown error gets a status: 502 for anything from upstream I/O, else 500. */
 export function toProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
+  // undici's llhttp refusing an upstream response (some carry no code)
+  if ((err as Error | null)?.name === 'HTTPParserError') return new ProxyError('upstream_protocol', '', { cause: err });
   const code = (err as { code?: string } | null)?.code;
   const kind = code ? CODE_TO_KIND[code] ?? (code.startsWith('HPE_') ? 'upstream_protocol' : code.startsWith('UND_ERR') || code.startsWith('E') ? 'upstream_failed' : 'internal') : 'internal';
   return new ProxyError(kind, '', { cause: err });

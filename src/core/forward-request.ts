@@ -6,7 +6,8 @@
  */
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.js';
-import { downstreamResponseHeaders } from './headers.js';
+import { downstreamResponseHeaders, HOP_BY_HOP, removeHeader } from './headers.js';
+import { interimHead, relayedTransferCodings } from './response-framing.js';
 import { ProxyError, toProxyError } from './errors.js';
 
 export interface ForwardTarget {
@@ -49,16 +50,40 @@ class StreamHandler implements Dispatcher.DispatchHandler {
     if (this.ctx.res.destroyed && !this.ctx.res.writableFinished) controller.abort(new ProxyError('client_closed'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
-    if (status < 200) return; // 1xx informational: not relayed
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>, statusText?: string): void {
+    const ctx = this.ctx;
+    if (status < 200) { this.#interim(status, headers, statusText ?? ''); return; }
+    const codings = relayedTransferCodings(headers);
+    // aborting mid-head destroys the upstream connection: nothing after this response is read from it
+    if (codings instanceof ProxyError) { controller.abort(codings); return; }
     this.#responded = true;
     this.#status = status;
     this.#headMs = performance.now() - this.startMs;
-    const ctx = this.ctx;
     const list = downstreamResponseHeaders(headers, ctx.listener.via, ctx.id);
+    const bodyless = status === 204 || status === 304 || ctx.req.method === 'HEAD';
+    if (codings.length && !bodyless) list.push('transfer-encoding', `${codings.join(', ')}, chunked`);
+    if (status === 204) removeHeader(list, 'content-length'); // RFC 9110 §8.6: never on a 204
     if (ctx.extraResponseHeaders) list.push(...ctx.extraResponseHeaders);
     ctx.upstreamStatus = status;
     ctx.sink.head(status, list);
+  }
+
+  /**
+   * Relays an interim response (102, 103 Early Hints…) as RFC 9110 §15.2 asks, straight to the client:
+   * never through the sinks, so no cache stores it and none of its fields join the final response.
+   * Not to HTTP/1.0 clients, which do not expect them.
+   */
+  #interim(status: number, headers: Record<string, string | string[]>, statusText: string): void {
+    const res = this.ctx.res;
+    if (res.headersSent || this.ctx.req.httpVersionMinor < 1 || this.ctx.upgrade) return;
+    const list: string[] = [];
+    for (const name in headers) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const v = headers[name]!;
+      if (typeof v === 'string') list.push(name, v); else for (const x of v) list.push(name, x);
+    }
+    // node:http has no public call for an arbitrary 1xx (only 102 and a Link-only 103): the same raw write they use
+    (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(interimHead(status, statusText, list), 'latin1');
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
