@@ -17,6 +17,7 @@ import { GatewayAdminTarget } from './admin/gateway-target.js';
 import { PluginHost } from './plugins/plugin-host.js';
 import { ForwardProxyListener } from './forward/forward-listener.js';
 import type { LookupAll } from './forward/ssrf-guard.js';
+import { defaultViaName } from './core/via.js';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
@@ -60,6 +61,8 @@ export class Gateway {
   #health: PoolHealth;
   #admin?: AdminServer;
   #isTrusted: (ip: string) => boolean;
+  /** The name in Via, fixed for this gateway's life (a reload keeps it). */
+  readonly viaName: string;
   /** The one HTTP cache, shared by every listener (forward listeners: `cacheStage({ cache: gateway.cache, mode: 'forward', … })`). */
   readonly cache: HttpCache;
   /** The one plugin registry; start() loads every configured plugin (throws PluginConfigError). */
@@ -67,6 +70,7 @@ export class Gateway {
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
+    this.viaName = config.via_name || defaultViaName(config.node_id);
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
@@ -86,7 +90,7 @@ export class Gateway {
 
   #newReverse(cfg: GatehouseConfig['reverse'][number], index: number): ReverseProxyListener {
     return new ReverseProxyListener(cfg, index, {
-      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id,
+      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
       pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools),
     });
@@ -101,7 +105,7 @@ export class Gateway {
 
   #newForward(cfg: GatehouseConfig['forward'][number], index: number): ForwardProxyListener {
     return new ForwardProxyListener(cfg, index, {
-      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, isTrusted: (ip) => this.#isTrusted(ip),
+      log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName, isTrusted: (ip) => this.#isTrusted(ip),
       cache: this.cache, pluginsFor: (entries) => this.plugins.stageFor(entries), lookup: this.options.forwardLookup,
     });
   }

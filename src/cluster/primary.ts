@@ -14,10 +14,13 @@ import type { AdminReply } from '../admin/admin-target.js';
 import { runtimeProblems } from '../cli/runtime-checks.js';
 import { ClusterAdminTarget } from './cluster-target.js';
 import { StartFailed, Supervisor } from './supervisor.js';
+import { defaultViaName } from '../core/via.js';
 
 const RELOAD_TIMEOUT_MS = 30_000;
 
-export async function runPrimary(configFile: string, config: GatehouseConfig, count: number, err: (line: string) => void): Promise<number> {
+export async function runPrimary(configFile: string, loaded: GatehouseConfig, count: number, err: (line: string) => void): Promise<number> {
+  // one Via name for every worker, so a loop through any of them is seen at once
+  const config = loaded.via_name ? loaded : { ...loaded, via_name: defaultViaName(loaded.node_id) };
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id, shared: true });
   const supervisor = new Supervisor(count, config, log);
   const reload = (): Promise<AdminReply> => supervisor.exclusive(() => reloadWorkers(configFile, supervisor, log));

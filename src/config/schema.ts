@@ -50,6 +50,10 @@ const limitsDoc = {
 /** Convict schema of the top-level keys. Env var names are generated: GATEHOUSE_ + upper-snake key path. */
 export const topSchema = {
   node_id: { doc: 'Name of this node in logs, Via and metrics.', format: String, default: os.hostname() },
+  via_name: {
+    doc: 'Name this instance adds to Via; a request whose Via already carries it is a loop (508). Must be unique per instance. Empty: node_id plus a random suffix chosen at start.',
+    format: String, default: '',
+  },
   shutdown_timeout: { doc: 'How long SIGTERM/SIGINT wait for in-flight requests.', format: 'duration', default: '10s' },
   trusted_proxies: { doc: 'Peers whose X-Forwarded-For we believe (CIDRs).', format: 'cidr-list', default: ['127.0.0.1/32', '::1/128'] },
   demo_origins: {

@@ -85,6 +85,7 @@ export interface PoolConfig {
 
 export interface GatehouseConfig {
   node_id: string;
+  via_name: string;
   shutdown_timeout: number;
   trusted_proxies: string[];
   workers: number;

@@ -11,7 +11,9 @@ export interface ListenerInfo {
   readonly name: string;
   readonly mode: 'forward' | 'reverse';
   readonly nodeId: string;
-  /** `1.1 <node_id>`, prebuilt. */
+  /** The name this instance adds to Via (core/via.ts). */
+  readonly viaName: string;
+  /** `1.1 <via name>`, prebuilt. */
   readonly via: string;
   readonly log: Logger;
   /** Writes this listener's access-log lines (see observability/access-log.ts). */
@@ -83,8 +85,9 @@ export class RequestContext {
   }
 }
 
-/** Builds a listener's info once: its logger (bound to the listener name), access log and Via value. */
-export function listenerInfo(o: { name: string; mode: 'forward' | 'reverse'; nodeId: string; log: Logger; isTrusted: (ip: string) => boolean }): ListenerInfo {
+/** Builds a listener's info once: its logger (bound to the listener name), access log and Via value (node_id when no via name is given). */
+export function listenerInfo(o: { name: string; mode: 'forward' | 'reverse'; nodeId: string; viaName?: string; log: Logger; isTrusted: (ip: string) => boolean }): ListenerInfo {
   const log = o.log.child({ listener: o.name });
-  return { name: o.name, mode: o.mode, nodeId: o.nodeId, via: `1.1 ${o.nodeId}`, log, accessLog: new AccessLog(log), isTrusted: o.isTrusted };
+  const viaName = o.viaName || o.nodeId;
+  return { name: o.name, mode: o.mode, nodeId: o.nodeId, viaName, via: `1.1 ${viaName}`, log, accessLog: new AccessLog(log), isTrusted: o.isTrusted };
 }

@@ -15,6 +15,7 @@ export const ERROR_TABLE = {
   rate_limited: { status: 429, proxyStatus: 'http_request_denied', text: 'Too Many Requests' },
   headers_too_large: { status: 431, proxyStatus: 'http_request_error', text: 'Request Header Fields Too Large' },
   version_not_supported: { status: 505, proxyStatus: 'http_request_error', text: 'HTTP Version Not Supported' },
+  loop_detected: { status: 508, proxyStatus: 'proxy_loop_detected', text: 'Loop Detected' },
   internal: { status: 500, proxyStatus: 'proxy_internal_error', text: 'Internal Server Error' },
   connection_refused: { status: 502, proxyStatus: 'connection_refused', text: 'Bad Gateway' },
   connection_terminated: { status: 502, proxyStatus: 'connection_terminated', text: 'Bad Gateway' },

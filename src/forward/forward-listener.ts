@@ -7,6 +7,7 @@ import type { ForwardListener as ForwardListenerConfig, PluginEntry } from '../c
 import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { RequestContext, listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener, refuse, versionError } from '../core/http-listener.js';
+import { loopStage } from '../core/via.js';
 import { peerAddress } from '../core/client-address.js';
 import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
@@ -29,6 +30,8 @@ export interface ForwardDeps {
   log: Logger;
   metrics: Metrics;
   nodeId: string;
+  /** The name added to Via and checked for loops (default nodeId). */
+  viaName?: string;
   isTrusted: (ip: string) => boolean;
   /** The shared HTTP cache, used when the listener has `cache: true`. */
   cache?: HttpCache;
@@ -55,7 +58,7 @@ export class ForwardProxyListener {
   constructor(config: ForwardListenerConfig, index: number, private readonly deps: ForwardDeps) {
     this.name = `forward[${index}]`;
     this.#config = config;
-    this.#info = listenerInfo({ name: this.name, mode: 'forward', nodeId: deps.nodeId, log: deps.log, isTrusted: deps.isTrusted });
+    this.#info = listenerInfo({ name: this.name, mode: 'forward', nodeId: deps.nodeId, viaName: deps.viaName, log: deps.log, isTrusted: deps.isTrusted });
     const pipeline = () => this.#pipeline;
     this.listener = new HttpListener({
       listen: config.listen, limits: config.limits, info: this.#info, pipeline,
@@ -103,7 +106,7 @@ export class ForwardProxyListener {
   #build(policy: ForwardPolicy): void {
     const cfg = policy.cfg;
     const plugins = cfg.plugins.length ? this.deps.pluginsFor?.(cfg.plugins) : undefined;
-    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, rateLimitStage(cfg.limits)];
+    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, loopStage(this.#info.viaName), rateLimitStage(cfg.limits)];
     const policyStages = [authStage(policy, this.deps.metrics), accessControlStage(policy), plugins];
     const interceptor = policy.interceptCa ? new TlsInterceptor(policy.interceptCa, this.#inner) : undefined;
     this.#pipeline = compose([

@@ -4,6 +4,7 @@ import type { PluginEntry, ReverseListener as ReverseListenerConfig } from '../c
 import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener } from '../core/http-listener.js';
+import { loopStage } from '../core/via.js';
 import { rateLimitStage } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { cacheStage } from '../cache/cache-stage.js';
@@ -22,6 +23,8 @@ export interface ReverseDeps {
   log: Logger;
   metrics: Metrics;
   nodeId: string;
+  /** The name added to Via and checked for loops (default nodeId). */
+  viaName?: string;
   isTrusted: (ip: string) => boolean;
   pools: () => ReadonlyMap<string, UpstreamPool>;
   onResult?: ProxyStageDeps['onResult'];
@@ -58,6 +61,7 @@ export class ReverseProxyListener {
   readonly name: string;
   readonly sni?: SniContexts;
   #config: ReverseListenerConfig;
+  readonly #info: ListenerInfo;
   #routes: RouteTable;
   /** Upgrade protocols some route allows (lower-case). */
   #upgrades: Set<string>;
@@ -69,7 +73,8 @@ export class ReverseProxyListener {
     this.#routes = new RouteTable(config.routes);
     this.#upgrades = upgradesOf(config);
     if (config.tls) this.sni = new SniContexts(config.tls);
-    const info: ListenerInfo = listenerInfo({ name: this.name, mode: 'reverse', nodeId: deps.nodeId, log: deps.log, isTrusted: deps.isTrusted });
+    const info: ListenerInfo = listenerInfo({ name: this.name, mode: 'reverse', nodeId: deps.nodeId, viaName: deps.viaName, log: deps.log, isTrusted: deps.isTrusted });
+    this.#info = info;
     this.#pipeline = this.#build();
     this.listener = new HttpListener({
       listen: config.listen, limits: config.limits, info, pipeline: () => this.#pipeline,
@@ -94,6 +99,7 @@ export class ReverseProxyListener {
     const stages: (Stage | undefined)[] = [
       accessLogStage(this.deps.metrics),
       errorResponderStage,
+      loopStage(this.#info.viaName),
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       rateLimitStage(cfg.limits),
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),

@@ -69,6 +69,7 @@ export async function startProxy(data: Record<string, unknown>, options: Gateway
   }
   withPorts.admin ??= { listen: '' };
   withPorts.node_id ??= 'gh-test';
+  withPorts.via_name ??= withPorts.node_id; // tests that chain proxies give each its own node_id, or pass '' for the unique default
   withPorts.shutdown_timeout ??= '2s';
   // Plugin time limits are tested where they are the subject; elsewhere a loaded machine must not trip them.
   const plugins = (withPorts.plugins ??= {}) as Record<string, unknown>;
