@@ -20,6 +20,23 @@ export function forwardedForValue(ctx: RequestContext): string {
   return prior && ctx.listener.isTrusted(ctx.clientIp) ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
 }
 
+/**
+ * Forwarded (RFC 7239) and X-Real-IP to send upstream, treated like X-Forwarded-For: the client's own
+ * values are kept (Forwarded extended) only when the peer is trusted, otherwise replaced by what the
+ * proxy saw.
+ */
+export function forwardedValues(ctx: RequestContext, proto?: string): { forwarded: string; realIp: string } {
+  const trusted = ctx.listener.isTrusted(ctx.clientIp);
+  const ip = ctx.clientIp;
+  const element = `for=${ip.includes(':') ? `"[${ip}]"` : ip}${proto ? `;proto=${proto}` : ''}`;
+  const prior = ctx.req.headers.forwarded;
+  const priorRealIp = ctx.req.headers['x-real-ip'];
+  return {
+    forwarded: trusted && prior ? `${prior}, ${element}` : element,
+    realIp: trusted && typeof priorRealIp === 'string' && priorRealIp !== '' ? priorRealIp : ip,
+  };
+}
+
 export function clientAddress(peer: string, forwardedFor: string | string[] | undefined, trust: { isTrusted(ip: string): boolean }): string {
   if (forwardedFor === undefined || !trust.isTrusted(peer)) return peer;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');

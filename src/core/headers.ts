@@ -29,6 +29,8 @@ export interface UpstreamHeaderOptions {
   requestId: string;
   /** X-Forwarded-For value to send, or undefined to send none (forward mode privacy). */
   forwardedFor?: string;
+  /** Forwarded and X-Real-IP to send (client-address.ts forwardedValues), or undefined to send none. */
+  forwarded?: { forwarded: string; realIp: string };
   /** X-Forwarded-Proto and -Host, reverse mode only. */
   forwardedProto?: string;
   forwardedHost?: string;
@@ -42,7 +44,7 @@ export interface UpstreamHeaderOptions {
  * Names the proxy sets itself, so the client's copies are dropped; and Expect, which node:http has
  * already answered with 100 Continue.
  */
-const REPLACED = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
+const REPLACED = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip', 'expect']);
 
 /**
  * Builds the upstream request's header list (flat, lower-case names) from the client's raw headers.
@@ -68,6 +70,7 @@ export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHea
   if (opts.set) for (const [n, v] of opts.set) setHeader(out, n, v);
   out.push('via', via ? `${via}, ${opts.via}` : opts.via, 'x-request-id', opts.requestId);
   if (opts.forwardedFor !== undefined) out.push('x-forwarded-for', opts.forwardedFor);
+  if (opts.forwarded !== undefined) out.push('forwarded', opts.forwarded.forwarded, 'x-real-ip', opts.forwarded.realIp);
   if (opts.forwardedProto !== undefined) out.push('x-forwarded-proto', opts.forwardedProto);
   if (opts.forwardedHost !== undefined) out.push('x-forwarded-host', opts.forwardedHost);
   if (opts.upgrade) out.push('connection', 'upgrade', 'upgrade', headerValue(raw, 'upgrade') ?? 'websocket');

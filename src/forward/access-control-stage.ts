@@ -7,7 +7,7 @@
 import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
-import { targetOf } from './absolute-form.js';
+import { targetOf, tunnelOf } from './absolute-form.js';
 import { authRequired } from './auth-stage.js';
 import { describeBlockEntry } from './block-list-loader.js';
 import { buildBlockPage } from './block-page.js';
@@ -41,6 +41,11 @@ export function accessControlStage(policy: ForwardPolicy): Stage {
       const connect = method === 'CONNECT';
       if (connect && !connectPorts.has(t.port)) {
         answerDenied(ctx, 'connect_ports', `port ${t.port} is not in connect_ports`, 'CONNECT is not allowed to this port.', t.authority);
+        return Promise.resolve();
+      }
+      // `GET https://…` makes the proxy open TLS itself: the same ports as a CONNECT (as Squid's SSL_ports)
+      if (!connect && t.scheme === 'https' && !tunnelOf(ctx) && !connectPorts.has(t.port)) {
+        answerDenied(ctx, 'connect_ports', `port ${t.port} is not in connect_ports`, 'HTTPS is not allowed to this port.', t.authority);
         return Promise.resolve();
       }
       const user = ctx.user;

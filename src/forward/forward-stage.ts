@@ -6,7 +6,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
-import { forwardedForValue } from '../core/client-address.js';
+import { forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
@@ -49,6 +49,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const req = ctx.req;
       const headers = upstreamRequestHeaders(req.rawHeaders, {
         via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedForValue(ctx) : undefined,
+        forwarded: cfg.x_forwarded_for ? forwardedValues(ctx) : undefined,
         set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders,
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)

@@ -1,6 +1,6 @@
 /** Forwards the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
-import { clientAddress, forwardedForValue } from '../core/client-address.js';
+import { clientAddress, forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
 import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
@@ -37,6 +37,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         via: ctx.listener.via,
         requestId: ctx.id,
         forwardedFor: forwardedForValue(ctx),
+        forwarded: forwardedValues(ctx, deps.proto),
         forwardedProto: (trusted && (req.headers['x-forwarded-proto'] as string | undefined)) || deps.proto,
         forwardedHost: (trusted && (req.headers['x-forwarded-host'] as string | undefined)) || req.headers.host,
         upgrade: ctx.upgrade !== undefined,
