@@ -2,6 +2,7 @@
 
 export interface Limits {
   max_header_size: number;
+  max_headers: number;
   max_body_size: number;
   header_timeout: number;
   idle_timeout: number;

@@ -11,6 +11,7 @@ export const ERROR_TABLE = {
   no_route: { status: 404, proxyStatus: 'destination_not_found', text: 'Not Found' },
   auth_required: { status: 407, proxyStatus: 'http_request_denied', text: 'Proxy Authentication Required' },
   header_timeout: { status: 408, proxyStatus: 'http_request_error', text: 'Request Timeout' },
+  method_not_allowed: { status: 405, proxyStatus: 'http_request_error', text: 'Method Not Allowed' },
   body_too_large: { status: 413, proxyStatus: 'http_request_error', text: 'Content Too Large' },
   rate_limited: { status: 429, proxyStatus: 'http_request_denied', text: 'Too Many Requests' },
   headers_too_large: { status: 431, proxyStatus: 'http_request_error', text: 'Request Header Fields Too Large' },

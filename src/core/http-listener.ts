@@ -113,10 +113,18 @@ export class HttpListener {
       ? createHttpsServer({ ...serverOptions, ...opts.tls })
       : createHttpServer(serverOptions);
     this.server.maxConnections = limits.max_connections;
+    // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
+    this.server.maxHeadersCount = limits.max_headers + 1;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
-    if (opts.onConnect) this.server.on('connect', opts.onConnect);
+    // without a CONNECT handler node would close the socket without a word
+    this.server.on('connect', opts.onConnect ?? ((req: IncomingMessage, socket: Socket) => {
+      const id = requestIdFor(undefined);
+      socket.on('error', () => socket.destroy());
+      sendRawError(socket, 'method_not_allowed', id);
+      this.#opts.info.log.info({ reqId: id, client: peerAddress(socket), method: req.method, error: 'method_not_allowed' }, 'CONNECT refused');
+    }));
   }
 
   get inflight(): number { return this.#inflight; }
@@ -164,7 +172,7 @@ export class HttpListener {
   }
 
   #start(req: IncomingMessage, res: ServerResponse): void {
-    const bad = versionError(req);
+    const bad = versionError(req) ?? this.#tooManyHeaders(req);
     if (bad) { refuse(req, res, bad, this.#opts.info.log); return; }
     if (this.#opts.intercept?.(req, res)) return;
     const id = requestIdFor(req.headers['x-request-id']);
@@ -176,7 +184,7 @@ export class HttpListener {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.shouldKeepAlive = false;
-    const bad = versionError(req);
+    const bad = versionError(req) ?? this.#tooManyHeaders(req);
     if (bad) { refuse(req, res, bad, this.#opts.info.log); res.once('finish', () => socket.end()); return; }
     const id = requestIdFor(req.headers['x-request-id']);
     const ctx = new RequestContext(id, req, res, this.#opts.info, peerAddress(socket), tlsInfo(socket));
@@ -187,6 +195,11 @@ export class HttpListener {
     // When the pipeline answers with a normal response (refusal, error, non-101), close after it.
     res.once('finish', () => { if (ctx.finalStatus !== 101) socket.end(); });
     this.#run(ctx);
+  }
+
+  #tooManyHeaders(req: IncomingMessage): ProxyError | undefined {
+    const max = this.#opts.limits.max_headers;
+    return req.rawHeaders.length > 2 * max ? new ProxyError('headers_too_large', `more than ${max} header fields`) : undefined;
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Socket): void {

@@ -5,29 +5,37 @@ import type { Limits } from '../config/types.js';
 import { ProxyError } from './errors.js';
 import type { Stage } from './pipeline.js';
 
-/** Counts body bytes of a request without a Content-Length and fails the stream past the limit. */
+/**
+ * Counts body bytes of a request without a Content-Length and fails the stream past the limit; and, as
+ * the body ends, fails it when the trailers have more fields than the header limit (they arrive after
+ * the body went upstream: failing the stream aborts that request, and the client gets 431).
+ */
 class BodyLimit extends Transform {
   #seen = 0;
-  constructor(private readonly max: number) { super(); }
+  constructor(private readonly req: IncomingMessage, private readonly max: number, private readonly maxTrailers: number) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#seen += chunk.length;
     if (this.#seen > this.max) done(new ProxyError('body_too_large', `body over ${this.max} bytes`));
     else done(null, chunk);
   }
+  override _flush(done: TransformCallback): void {
+    if (this.req.rawTrailers.length > 2 * this.maxTrailers) done(new ProxyError('headers_too_large', `more than ${this.maxTrailers} trailer fields`));
+    else done();
+  }
 }
 
 /**
  * The request body to forward: the request itself when its length is declared (node:http enforces it),
- * else a counting stream. Throws 413 at once when a declared length is over the limit.
+ * else a counting stream that also checks the trailers. Throws 413 at once when a declared length is
+ * over the limit.
  */
-export function limitedBody(req: IncomingMessage, maxBytes: number): NodeJS.ReadableStream {
-  if (maxBytes <= 0) return req;
+export function limitedBody(req: IncomingMessage, maxBytes: number, maxTrailers: number): NodeJS.ReadableStream {
   const declared = req.headers['content-length'];
   if (declared !== undefined && req.headers['transfer-encoding'] === undefined) {
-    if (Number(declared) > maxBytes) throw new ProxyError('body_too_large', `body over ${maxBytes} bytes`);
+    if (maxBytes > 0 && Number(declared) > maxBytes) throw new ProxyError('body_too_large', `body over ${maxBytes} bytes`);
     return req;
   }
-  const limiter = new BodyLimit(maxBytes);
+  const limiter = new BodyLimit(req, maxBytes > 0 ? maxBytes : Infinity, maxTrailers);
   req.on('error', (e) => limiter.destroy(e));
   return req.pipe(limiter);
 }

@@ -54,7 +54,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);
-      const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size) : null;
+      const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size, cfg.limits.max_headers) : null;
       const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
         const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body });
         ctx.upstreamMs = r.headMs;

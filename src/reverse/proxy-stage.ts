@@ -18,6 +18,8 @@ export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
   metrics: Metrics;
   maxBodySize: number;
+  /** Most trailer fields a request may carry (limits.max_headers). */
+  maxHeaders: number;
   /** `http` or `https`: what X-Forwarded-Proto says for requests on this listener. */
   proto: string;
   /** Told about every attempt's outcome (passive health checks). */
@@ -44,7 +46,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         set: ctx.setRequestHeaders,
         remove: ctx.removeRequestHeaders,
       });
-      const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.maxBodySize) : null;
+      const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.maxBodySize, deps.maxHeaders) : null;
       const idempotent = IDEMPOTENT.has(method);
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
