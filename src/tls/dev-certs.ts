@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import { promisify } from 'node:util';
+import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { normalizeHost as canonicalHost } from '../core/host.js';
 
 /** A certificate and its private key, both PEM (the key is PKCS#8). */
 export interface PemPair { readonly certPem: string; readonly keyPem: string }
@@ -139,22 +140,22 @@ export function issueLeaf(hosts: readonly string[], ca: PemPair, opts?: LeafOpti
   return new CertIssuer(ca).issue(hosts, opts);
 }
 
-/** Lower-case, without IPv6 brackets or a trailing dot. */
+/**
+ * A certificate name: the canonical host of core/host.ts (lower-case, IDNA, IPv6 without brackets, no
+ * trailing dot), with an optional leading `*.` label. Something that is no host comes back trimmed and
+ * lower-cased, for the error message (isValidHost says no).
+ */
 export function normalizeHost(host: string): string {
   const h = host.trim().toLowerCase();
-  return (h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h).replace(/\.$/, '');
+  const wildcard = h.startsWith('*.');
+  const n = canonicalHost(wildcard ? h.slice(2) : h);
+  return n ? `${wildcard ? '*.' : ''}${n.host}` : h;
 }
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
-/** A DNS name (optionally one leading `*.` label) or an IP address. */
+/** A DNS name (optionally one leading `*.` label) or an IP address, in the form normalizeHost gives. */
 export function isValidHost(host: string): boolean {
-  if (isIP(host)) return true;
-  if (host.length > 253) return false;
-  const labels = host.split('.');
-  if (labels[0] === '*') labels.shift();
-  // underscores appear in real-world names (e.g. service records); allow them
-  return labels.length > 0 && labels.every((l) => LABEL.test(l.replace(/_/g, 'a')));
+  const bare = host.startsWith('*.') ? host.slice(2) : host;
+  return canonicalHost(bare)?.host === bare;
 }
 
 /** 16 random bytes, positive and minimally encoded as a DER INTEGER. */
