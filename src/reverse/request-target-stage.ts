@@ -2,7 +2,7 @@
  * The request target and Host of a reverse request, checked before anything else sees them.
  * Reverse listeners take origin-form targets (`/path?q`). An absolute-form target (`http://host/path`,
  * which clients send to proxies) is accepted as RFC 9112 §3.2.2 says a server must: its authority
- * replaces Host, and the path is what is routed and forwarded. Anything else (`*` aside) is a 400.
+ * replaces Host, and the path is what is routed and forwarded. Anything else (`*` included) is a 400.
  * Host (RFC 9112 §3.2): exactly one on HTTP/1.1, at most one on 1.0, and a valid host[:port]; else 400.
  * The path is normalised (core/path.ts) here, once: routes, plugins, the cache key and the upstream all
  * see the same path, whichever form the target came in.
@@ -37,10 +37,9 @@ export function requestTargetStage(paths: PathOptions): Stage {
     handle(ctx, next) {
       const target = ctx.path;
       const req = ctx.req;
-      if (target === '*' && req.method === 'OPTIONS') {
-        checkedHost(req.rawHeaders, req.httpVersionMinor);
-        return next();
-      }
+      // undici, which sends requests upstream, cannot send an asterisk-form target: refused here, before
+      // anything picks an upstream (a known limit, docs/protocol.md)
+      if (target === '*') throw new ProxyError('bad_request', 'the asterisk-form target (OPTIONS *) is not forwarded');
       if (target.charCodeAt(0) === 47 /* / */) {
         checkedHost(req.rawHeaders, req.httpVersionMinor);
         usePath(ctx, normalisePath(target, paths));

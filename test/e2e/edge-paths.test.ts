@@ -72,6 +72,20 @@ describe('edge: path normalisation (reverse)', () => {
     });
   }
 
+  const targets: [string, number, string?][] = [
+    ['OPTIONS *', 400], ['GET *', 400], ['GET example.com:80', 400], ['GET ftp://a/x', 400], ['GET x', 400],
+    ['GET http://[::1]:80/x', 200, '/x'], ['GET HTTP://A/x', 200, '/x'], ['GET http://a', 200, '/'], ['GET http://a?q=1', 200, '/?q=1'],
+    ['GET //evil.example/x', 200, '/evil.example/x'],
+  ];
+  for (const [line, status, sent] of targets) {
+    it(`request-target form: ${line} is ${status}${sent ? `, sent as ${sent}` : ''}`, async () => {
+      await start();
+      const { responses } = await exchange(port, `${line} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      expect(responses.map((r) => r.status)).to.deep.equal([status]);
+      expect(origin.requests.map((r) => r.target)).to.deep.equal(sent ? [sent] : []);
+    });
+  }
+
   it('keeps repeated slashes when merge_slashes is off (dot segments still resolved)', async () => {
     await start({ merge_slashes: false });
     await exchange(port, get('/x//y/./z'));
