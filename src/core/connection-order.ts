@@ -22,6 +22,7 @@ interface Connection {
 }
 
 const connectionKey = Symbol('gatehouse.connection');
+const ignore = (): void => {};
 type Tracked = Socket & { [connectionKey]?: Connection };
 
 /** Whether node closes the connection after this response (`Connection: close` sent, or cut short). */
@@ -61,8 +62,9 @@ export function afterPendingResponses(socket: Socket, err: Error, answer: () => 
   const broken = conn.last && !conn.last.complete ? conn.last : undefined;
   if (broken && broken === conn.current) {
     const res = conn.currentRes!;
-    // the body stream ends in this error, so whatever went upstream is aborted (and counted as the client's)
-    const fail = () => broken.destroy(err);
+    // the body stream ends in this error, so whatever went upstream is aborted (and counted as the client's);
+    // the request may not be read yet (a stage still deciding), so the error must not go unheard
+    const fail = () => { broken.on('error', ignore); broken.destroy(err); };
     if (res.headersSent) { res.destroy(); fail(); } else { answerOn(res); res.once('close', fail); }
     return;
   }

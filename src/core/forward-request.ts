@@ -115,6 +115,9 @@ export interface ForwardOptions {
 
 export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts: ForwardOptions): Promise<ForwardResult> {
   return new Promise((resolve, reject) => {
+    // a body that failed before anyone read it (client gone, broken framing): nothing to send
+    const failed = (opts.body as { errored?: Error | null } | null)?.errored;
+    if (failed) { reject(new ForwardError(failed, false)); return; }
     const handler = new StreamHandler(ctx, performance.now(), resolve, reject);
     target.dispatcher.dispatch({
       origin: target.origin,

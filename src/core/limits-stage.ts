@@ -37,8 +37,13 @@ export function limitedBody(req: IncomingMessage, maxBytes: number, maxTrailers:
   }
   const limiter = new BodyLimit(req, maxBytes > 0 ? maxBytes : Infinity, maxTrailers);
   req.on('error', (e) => limiter.destroy(e));
+  // the request can fail before anything reads the limiter (a stage still awaiting DNS or a plugin):
+  // forwardRequest finds the error in `errored`, so it must not crash the process meanwhile
+  limiter.on('error', ignore);
   return req.pipe(limiter);
 }
+
+const ignore = (): void => {};
 
 /** Token bucket per client IP: `perSecond` requests per second, bursts up to the same number. */
 export function rateLimitStage(limits: Limits): Stage | undefined {

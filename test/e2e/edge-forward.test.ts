@@ -1,6 +1,7 @@
 /** Edge: forward-mode specifics. `GET https://…` obeys connect_ports; client Forwarded/X-Real-IP are treated like X-Forwarded-For. */
 import { expect } from 'chai';
-import { exchange, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
+import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
+import type { LookupAll } from '../../src/forward/ssrf-guard.js';
 import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
 const portOf = (url: string) => Number(new URL(url).port);
@@ -61,5 +62,42 @@ describe('edge: Forwarded and X-Real-IP from clients', () => {
   it('forward with x_forwarded_for on, untrusted peer: replaced', async () => {
     const h = await seenThrough({ forward: [{ allow_private_destinations: true, x_forwarded_for: true }], trusted_proxies: [] }, (o) => `http://127.0.0.1:${o.port}/x`, true);
     expect([h.forwarded, h['x-real-ip'], h['x-forwarded-for']]).to.deep.equal(['for=127.0.0.1', '127.0.0.1', '127.0.0.1']);
+  });
+});
+
+describe('edge: a request body that fails while the destination is still being resolved', () => {
+  let origin: RecordingOrigin;
+  let proxy: TestProxy;
+  let release: () => void = () => {};
+  before(async () => {
+    origin = await startRecordingOrigin();
+    // resolution waits until the test lets it go, so the body breaks while nothing reads it yet
+    const lookup: LookupAll = () => new Promise((resolve) => { release = () => resolve([{ address: '127.0.0.1', family: 4 }]); });
+    proxy = await startProxy({ forward: [{ allow_private_destinations: true }] }, { forwardLookup: lookup });
+  });
+  after(async () => { release(); await proxy.close(); await origin.close(); });
+
+  it('a broken chunk: 400, nothing upstream, and the process keeps running', async () => {
+    const c = await RawClient.open(portOf(proxy.forwardUrl()));
+    c.send(`POST http://slow.test:${origin.port}/x HTTP/1.1\r\nHost: slow.test:${origin.port}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`);
+    const r = await c.response();
+    expect(r?.status).to.equal(400);
+    release();
+    await new Promise((res) => setTimeout(res, 100));
+    expect(origin.requests).to.have.length(0);
+    c.close();
+  });
+
+  it('a client gone mid-body: nothing upstream, and the process keeps running', async () => {
+    const c = await RawClient.open(portOf(proxy.forwardUrl()));
+    c.send(`POST http://slow.test:${origin.port}/y HTTP/1.1\r\nHost: slow.test:${origin.port}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel`);
+    await new Promise((res) => setTimeout(res, 50));
+    c.socket.resetAndDestroy();
+    await new Promise((res) => setTimeout(res, 50));
+    release();
+    await new Promise((res) => setTimeout(res, 100));
+    expect(origin.requests).to.have.length(0);
+    const { responses } = await exchange(portOf(proxy.forwardUrl()), `GET http://127.0.0.1:${origin.port}/after HTTP/1.1\r\nHost: 127.0.0.1:${origin.port}\r\nConnection: close\r\n\r\n`);
+    expect(responses.map((x) => x.status)).to.deep.equal([200]);
   });
 });

@@ -12,31 +12,43 @@ import { RawClient, startRecordingOrigin, type RawResponse, type RecordingOrigin
 import { pipelines, type ModelRequest } from '../helpers/framing-model.js';
 import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
-const SECONDS = Number(process.env.FUZZ_SECONDS ?? 15);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
+const SECONDS = Number(process.env.FUZZ_SECONDS ?? 8);
 // `npm run fuzz` asks for a random seed; fast-check names it in any failure, so a failing run can be replayed
 const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED ?? 20261206);
 
 describe('edge: request framing, property-based differential', function () {
-  this.timeout((SECONDS + 20) * 1000);
+  this.timeout((2 * SECONDS + 20) * 1000);
   let origin: RecordingOrigin;
   let proxy: TestProxy;
-  let port: number;
+  let reversePort: number;
+  let forwardPort: number;
   before(async () => {
     origin = await startRecordingOrigin((r) => {
       const body = `seq ${r.headers['x-seq'] ?? '?'}`;
       return `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
     });
-    proxy = await startProxy(simpleReverse([origin.url]));
-    port = Number(new URL(proxy.url()).port);
+    proxy = await startProxy({ ...simpleReverse([origin.url]), forward: [{ allow_private_destinations: true }] });
+    reversePort = Number(new URL(proxy.url()).port);
+    forwardPort = Number(new URL(proxy.forwardUrl()).port);
   });
   after(async () => { await proxy.close(); await origin.close(); });
 
   let run = 0;
-  async function check(reqs: ModelRequest[]): Promise<void> {
+  /** For a forward listener: absolute-form targets and the origin's authority as Host. */
+  const asForward = (bytes: string) => {
+    const authority = `127.0.0.1:${origin.port}`;
+    return bytes.replace(/^([A-Za-z]+ )\//, `$1http://${authority}/`).replace(/Host: app\.test/g, `Host: ${authority}`);
+  };
+
+  async function check(mode: 'reverse' | 'forward', reqs: ModelRequest[]): Promise<void> {
     run++;
+    const port = mode === 'reverse' ? reversePort : forwardPort;
     const tag = (seq: number) => `${run}-${seq}`;
-    const bytes = reqs.map((r, seq) => r.bytes.replace(/X-Seq: \d+/, `X-Seq: ${tag(seq)}`)).join('');
+    const bytes = reqs.map((r, seq) => {
+      const tagged = r.bytes.replace(/X-Seq: \d+/, `X-Seq: ${tag(seq)}`);
+      return mode === 'forward' ? asForward(tagged) : tagged;
+    }).join('');
     const valid = reqs.findIndex((r) => !r.expect) < 0 ? reqs.length : reqs.findIndex((r) => !r.expect);
     const c = await RawClient.open(port);
     c.send(bytes);
@@ -67,9 +79,11 @@ describe('edge: request framing, property-based differential', function () {
     }
   }
 
-  it(`holds for ${RUNS} random pipelines (seed ${SEED})`, async () => {
-    await fc.assert(fc.asyncProperty(pipelines, check), {
-      seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false, endOnFailure: true,
+  for (const mode of ['reverse', 'forward'] as const) {
+    it(`${mode}: holds for ${RUNS} random pipelines (seed ${SEED})`, async () => {
+      await fc.assert(fc.asyncProperty(pipelines(mode), (reqs) => check(mode, reqs)), {
+        seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false, endOnFailure: true,
+      });
     });
-  });
+  }
 });

@@ -50,8 +50,8 @@ function validRequest(seq: number): fc.Arbitrary<ModelRequest> {
     });
 }
 
-/** One fatal defect applied to a request (head or body). */
-const DEFECTS: [string, (seq: number) => string][] = [
+/** One fatal defect applied to a request (head or body). Those marked reverse-only are valid in forward mode. */
+const DEFECTS: [string, (seq: number) => string, 'reverse-only'?][] = [
   ['CL and TE', (s) => `POST /d HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
   ['TE and CL', (s) => `POST /d HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n`],
   ['two Content-Lengths', (s) => `POST /d HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx`],
@@ -77,18 +77,21 @@ const DEFECTS: [string, (seq: number) => string][] = [
   ['no version', (s) => `GET /d\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
   ['HTTP/2.0', (s) => `GET /d HTTP/2.0\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
   ['HTTP/1.2', (s) => `GET /d HTTP/1.2\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
-  ['no Host', (s) => `GET /d HTTP/1.1\r\nX-Seq: ${s}\r\n\r\n`],
+  ['no Host', (s) => `GET /d HTTP/1.1\r\nX-Seq: ${s}\r\n\r\n`, 'reverse-only'],
   ['two Hosts', (s) => `GET /d HTTP/1.1\r\nHost: app.test\r\nHost: other.test\r\nX-Seq: ${s}\r\n\r\n`],
   ['bad Host', (s) => `GET /d HTTP/1.1\r\nHost: a b\r\nX-Seq: ${s}\r\n\r\n`],
   ['space in the target', (s) => `GET /d x HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
-  ['bad escape in the path', (s) => `GET /d%zz HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
+  ['bad escape in the path', (s) => `GET /d%zz HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`, 'reverse-only'],
   ['lower-case method', (s) => `get /d HTTP/1.1\r\nHost: app.test\r\nX-Seq: ${s}\r\n\r\n`],
 ];
 
-function defectiveRequest(seq: number): fc.Arbitrary<ModelRequest> {
-  return fc.constantFrom(...DEFECTS).map(([label, make]) => ({ bytes: make(seq), label }));
+function defectiveRequest(seq: number, mode: 'reverse' | 'forward'): fc.Arbitrary<ModelRequest> {
+  return fc.constantFrom(...DEFECTS.filter((d) => mode === 'reverse' || d[2] !== 'reverse-only')).map(([label, make]) => ({ bytes: make(seq), label }));
 }
 
-/** 1–4 pipelined requests, each valid or (one time in three) defective. */
-export const pipelines: fc.Arbitrary<ModelRequest[]> = fc.integer({ min: 1, max: 4 }).chain((n) =>
-  fc.tuple(...Array.from({ length: n }, (_, seq) => fc.oneof({ weight: 2, arbitrary: validRequest(seq) }, { weight: 1, arbitrary: defectiveRequest(seq) }))));
+/**
+ * 1–4 pipelined requests, each valid or (one time in three) defective. For a forward listener the
+ * test rewrites targets to absolute form and Host to the origin's authority.
+ */
+export const pipelines = (mode: 'reverse' | 'forward'): fc.Arbitrary<ModelRequest[]> => fc.integer({ min: 1, max: 4 }).chain((n) =>
+  fc.tuple(...Array.from({ length: n }, (_, seq) => fc.oneof({ weight: 2, arbitrary: validRequest(seq) }, { weight: 1, arbitrary: defectiveRequest(seq, mode) }))));
