@@ -80,7 +80,7 @@ describe('edge: request framing, property-based differential', function () {
   }
 
   for (const mode of ['reverse', 'forward'] as const) {
-    it(`${mode}: holds for ${RUNS} random pipelines (seed ${SEED})`, async () => {
+    it(`${mode}: holds for up to ${RUNS} random pipelines, ${SECONDS} s at most (seed ${SEED})`, async () => {
       await fc.assert(fc.asyncProperty(pipelines(mode), (reqs) => check(mode, reqs)), {
         seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false, endOnFailure: true,
       });
