@@ -40,7 +40,7 @@ function conformOrThrow(v: unknown, shape: Shape, path: string, problems: string
 
 const limitsDoc = {
   max_header_size: { doc: 'Largest request head accepted, and trailers with it; over it: 431.', format: 'size', default: '16KB' },
-  max_headers: { doc: 'Most fields in a request head, and separately in its trailers; over it: 431 (Envoy\'s default).', format: 'nat', default: 100 },
+  max_headers: { doc: 'Most fields in a request head, and separately in its trailers; over it: 431 (Envoy\'s default). 0 = no limit.', format: 'nat', default: 100 },
   max_body_size: { doc: 'Largest request body accepted; over it: 413. 0 = no limit.', format: 'size', default: '10MB' },
   header_timeout: { doc: 'Time a client has to send the request head; over it: 408 (slowloris guard).', format: 'duration', default: '10s' },
   idle_timeout: { doc: 'Idle keep-alive time of client connections.', format: 'duration', default: '60s' },
@@ -90,7 +90,7 @@ export const topSchema = {
 /** Listener-level `limits` override the top-level ones key by key. */
 const limitsOverride = object({
   max_header_size: f('See limits.max_header_size.', size),
-  max_headers: f('See limits.max_headers.', int(1)),
+  max_headers: f('See limits.max_headers.', int(0)),
   max_body_size: f('See limits.max_body_size.', size),
   header_timeout: f('See limits.header_timeout.', duration),
   idle_timeout: f('See limits.idle_timeout.', duration),

@@ -114,7 +114,7 @@ export class HttpListener {
       : createHttpServer(serverOptions);
     this.server.maxConnections = limits.max_connections;
     // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
-    this.server.maxHeadersCount = limits.max_headers + 1;
+    this.server.maxHeadersCount = limits.max_headers > 0 ? limits.max_headers + 1 : 0;
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
@@ -199,7 +199,7 @@ export class HttpListener {
 
   #tooManyHeaders(req: IncomingMessage): ProxyError | undefined {
     const max = this.#opts.limits.max_headers;
-    return req.rawHeaders.length > 2 * max ? new ProxyError('headers_too_large', `more than ${max} header fields`) : undefined;
+    return max > 0 && req.rawHeaders.length > 2 * max ? new ProxyError('headers_too_large', `more than ${max} header fields`) : undefined;
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Socket): void {

@@ -19,7 +19,7 @@ class BodyLimit extends Transform {
     else done(null, chunk);
   }
   override _flush(done: TransformCallback): void {
-    if (this.req.rawTrailers.length > 2 * this.maxTrailers) done(new ProxyError('headers_too_large', `more than ${this.maxTrailers} trailer fields`));
+    if (this.maxTrailers > 0 && this.req.rawTrailers.length > 2 * this.maxTrailers) done(new ProxyError('headers_too_large', `more than ${this.maxTrailers} trailer fields`));
     else done();
   }
 }
