@@ -44,7 +44,12 @@ const limitsDoc = {
   max_body_size: { doc: 'Largest request body accepted; over it: 413. 0 = no limit.', format: 'size', default: '10MB' },
   header_timeout: { doc: 'Time a client has to send the request head; over it: 408 (slowloris guard).', format: 'duration', default: '10s' },
   idle_timeout: { doc: 'Idle keep-alive time of client connections.', format: 'duration', default: '60s' },
-  max_connections: { doc: 'Client connections accepted at once per listener; more are closed.', format: 'nat', default: 10000 },
+  max_connections: { doc: 'Client connections accepted at once per listener; past it new connections are closed at once (the newest is refused, established ones are kept).', format: 'nat', default: 10000 },
+  max_connections_per_ip: { doc: 'Client connections one address may hold at once per listener; more are closed at once. 0 = no limit.', format: 'nat', default: 256 },
+  per_ip_exempt: { doc: 'Client CIDRs max_connections_per_ip does not apply to (NAT gateways, load balancers in front).', format: 'cidr-list', default: [] },
+  body_timeout: { doc: 'Longest gap between two reads of a request body while the proxy waits for it; over it: 408 and close. 0 = none.', format: 'duration', default: '30s' },
+  body_min_rate: { doc: 'After body_timeout, a request body must average this many bytes per second; slower: 408 and close. 0 = no minimum.', format: 'size', default: '512B' },
+  send_timeout: { doc: 'Longest time a client may take no response byte while the response waits for it (as nginx send_timeout); over it the connection is closed and the upstream request aborted. 0 = none.', format: 'duration', default: '60s' },
   rate: { per_ip: { doc: 'Requests per second per client IP; 0 = off; over it: 429.', format: 'nat', default: 0 } },
 };
 
@@ -95,6 +100,11 @@ const limitsOverride = object({
   header_timeout: f('See limits.header_timeout.', duration),
   idle_timeout: f('See limits.idle_timeout.', duration),
   max_connections: f('See limits.max_connections.', int(1)),
+  max_connections_per_ip: f('See limits.max_connections_per_ip.', int(0)),
+  per_ip_exempt: f('See limits.per_ip_exempt.', array(cidr)),
+  body_timeout: f('See limits.body_timeout.', duration),
+  body_min_rate: f('See limits.body_min_rate.', size),
+  send_timeout: f('See limits.send_timeout.', duration),
   rate: f('See limits.rate.', object({ per_ip: f('See limits.rate.per_ip.', int(0)) })),
 });
 
@@ -249,7 +259,9 @@ export const poolShape = object({
   retries: f('Retries of idempotent requests on another upstream.', int(0, 10), 2),
   connect_timeout: f('Time to connect to an upstream (502 after).', duration, '2s'),
   response_timeout: f('Time to wait for the response head, and between body chunks (504 after).', duration, '30s'),
-  keepalive: f('Connections kept open per upstream (requests beyond it wait for one).', int(1), 64),
+  keepalive: f('Connections per upstream, busy at once and kept open (requests beyond it wait for one, see queue_timeout).', int(1), 64),
+  queue_timeout: f('Longest wait for a free upstream connection; over it: 503 with Retry-After.', duration, '10s'),
+  max_queue: f('Requests that may wait for a connection per upstream; more: 503 with Retry-After at once.', int(0), 256),
   slow_start: f('Ramp a newly healthy upstream\'s weight over this time; 0 = off.', duration, '0s'),
 });
 

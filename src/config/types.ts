@@ -7,6 +7,11 @@ export interface Limits {
   header_timeout: number;
   idle_timeout: number;
   max_connections: number;
+  max_connections_per_ip: number;
+  per_ip_exempt: string[];
+  body_timeout: number;
+  body_min_rate: number;
+  send_timeout: number;
   rate: { per_ip: number };
 }
 
@@ -81,6 +86,8 @@ export interface PoolConfig {
   connect_timeout: number;
   response_timeout: number;
   keepalive: number;
+  queue_timeout: number;
+  max_queue: number;
   slow_start: number;
 }
 

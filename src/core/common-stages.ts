@@ -49,10 +49,11 @@ export const errorResponderStage: Stage = {
     } catch (raw) {
       const err = toProxyError(raw);
       ctx.error = err;
-      if (err.status >= 500 && err.kind !== 'client_closed') {
+      if (err.status >= 500 && !err.clientCaused) {
         ctx.log.warn({ err: raw instanceof Error && raw !== err ? { message: raw.message, code: (raw as { code?: string }).code } : undefined, kind: err.kind }, 'request failed');
       }
       if (err.kind === 'client_closed') return;
+      if (err.kind === 'send_timeout') { ctx.res.destroy(); return; }
       if (ctx.res.headersSent) ctx.res.destroy();
       else if (!ctx.res.destroyed) sendError(ctx.res, err, ctx.id, ctx.extraResponseHeaders);
     }

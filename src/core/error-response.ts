@@ -32,6 +32,7 @@ export function sendError(res: ServerResponse, err: ProxyError, requestId: strin
     'x-request-id', requestId,
     ...extraHeaders,
   ];
+  if (err.retryAfter !== undefined) headers.push('retry-after', String(err.retryAfter));
   if (err.status === 400 || err.status === 408 || err.status === 413 || err.status === 431 || err.status === 505) headers.push('connection', 'close');
   res.writeHead(err.status, headers);
   res.end(res.req?.method === 'HEAD' ? undefined : text);

@@ -12,6 +12,7 @@ export const ERROR_TABLE = {
   auth_required: { status: 407, proxyStatus: 'http_request_denied', text: 'Proxy Authentication Required' },
   header_timeout: { status: 408, proxyStatus: 'http_request_error', text: 'Request Timeout' },
   method_not_allowed: { status: 405, proxyStatus: 'http_request_error', text: 'Method Not Allowed' },
+  body_timeout: { status: 408, proxyStatus: 'http_request_error', text: 'Request Timeout' },
   body_too_large: { status: 413, proxyStatus: 'http_request_error', text: 'Content Too Large' },
   rate_limited: { status: 429, proxyStatus: 'http_request_denied', text: 'Too Many Requests' },
   headers_too_large: { status: 431, proxyStatus: 'http_request_error', text: 'Request Header Fields Too Large' },
@@ -25,11 +26,13 @@ export const ERROR_TABLE = {
   upstream_failed: { status: 502, proxyStatus: 'destination_unavailable', text: 'Bad Gateway' },
   tls_certificate_error: { status: 502, proxyStatus: 'tls_certificate_error', text: 'Bad Gateway' },
   no_healthy_upstream: { status: 503, proxyStatus: 'destination_unavailable', text: 'Service Unavailable' },
+  upstream_busy: { status: 503, proxyStatus: 'connection_limit_reached', text: 'Service Unavailable' },
   plugin_failed: { status: 503, proxyStatus: 'proxy_internal_error', text: 'Service Unavailable' },
   connection_timeout: { status: 504, proxyStatus: 'connection_timeout', text: 'Gateway Timeout' },
   response_timeout: { status: 504, proxyStatus: 'http_response_timeout', text: 'Gateway Timeout' },
   not_cached: { status: 504, proxyStatus: 'proxy_internal_response', text: 'Gateway Timeout' },
   client_closed: { status: 499, proxyStatus: 'proxy_internal_response', text: 'Client Closed Request' },
+  send_timeout: { status: 499, proxyStatus: 'connection_write_timeout', text: 'Client Closed Request' },
 } as const satisfies Record<string, { status: number; proxyStatus: string; text: string }>;
 
 export type ErrorKind = keyof typeof ERROR_TABLE;
@@ -43,13 +46,21 @@ export class ProxyError extends Error {
   readonly proxyStatus: string;
   /** Reason phrase for the status (the table's, or node's for an overridden status). */
   readonly text: string;
-  constructor(readonly kind: ErrorKind, readonly detail = '', options?: { cause?: unknown; status?: number }) {
+  /** Seconds for a Retry-After header (503 when a pool is saturated). */
+  readonly retryAfter?: number;
+  constructor(readonly kind: ErrorKind, readonly detail = '', options?: { cause?: unknown; status?: number; retryAfter?: number }) {
     super(detail || ERROR_TABLE[kind].text, options);
     this.name = 'ProxyError';
     const status = options?.status;
     this.status = status ?? ERROR_TABLE[kind].status;
     this.text = status === undefined || status === ERROR_TABLE[kind].status ? ERROR_TABLE[kind].text : STATUS_CODES[status] ?? ERROR_TABLE[kind].text;
     this.proxyStatus = ERROR_TABLE[kind].proxyStatus;
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+  }
+
+  /** Caused by the client (it left, stopped reading, or sent its body too slowly): never an upstream's fault. */
+  get clientCaused(): boolean {
+    return this.kind === 'client_closed' || this.kind === 'send_timeout' || this.kind === 'body_timeout';
   }
 }
 

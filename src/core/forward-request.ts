@@ -9,6 +9,8 @@ import type { RequestContext } from './context.js';
 import { downstreamResponseHeaders, HOP_BY_HOP, removeHeader } from './headers.js';
 import { interimHead, relayedTransferCodings } from './response-framing.js';
 import { ProxyError, toProxyError } from './errors.js';
+import { onClientGone } from './client-gone.js';
+import { SendTimer } from './send-timeout.js';
 
 export interface ForwardTarget {
   readonly dispatcher: Dispatcher;
@@ -32,19 +34,32 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   #headMs = 0;
   /** Made on first backpressure only: most responses never wait for the client. */
   #onResume?: () => void;
-  readonly #onClientClose = () => { if (!this.ctx.res.writableFinished) this.#controller?.abort(new ProxyError('client_closed')); };
+  #sendTimer?: SendTimer;
+  /** Why the request was aborted before undici gave us its controller. */
+  #abortReason?: Error;
+  readonly #stopWatching: () => void;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly startMs: number,
+    private readonly opts: ForwardOptions,
     private readonly resolve: (r: ForwardResult) => void,
     private readonly reject: (e: ForwardError) => void,
   ) {
-    ctx.res.once('close', this.#onClientClose);
+    // a client that leaves aborts the upstream request: undici then destroys that connection instead of
+    // returning it to the pool with unread bytes
+    this.#stopWatching = onClientGone(ctx.res, ctx.req.socket, () => this.abort(new ProxyError('client_closed')));
+  }
+
+  /** Aborts the upstream request (client gone, send or body timeout). */
+  abort(reason: Error): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#abortReason ??= reason;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    if (this.#abortReason) { controller.abort(this.#abortReason); return; }
     // The client left before the request went upstream (while a plugin or the cache decided): its
     // 'close' has fired already, so nothing else would abort this request and free the connection.
     if (this.ctx.res.destroyed && !this.ctx.res.writableFinished) controller.abort(new ProxyError('client_closed'));
@@ -89,17 +104,24 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.ctx.sink.data(chunk)) return;
     controller.pause();
-    this.ctx.sink.onDrain(this.#onResume ??= () => this.#controller?.resume());
+    this.#sendTimer ??= new SendTimer(this.ctx.res, this.opts.sendTimeout ?? 0, () => this.abort(new ProxyError('send_timeout')));
+    this.#sendTimer.arm();
+    this.ctx.sink.onDrain(this.#onResume ??= () => { this.#sendTimer?.disarm(); this.#controller?.resume(); });
   }
 
   onResponseEnd(): void {
-    this.ctx.res.off('close', this.#onClientClose);
+    this.#done();
     this.ctx.sink.end();
     this.resolve({ status: this.#status, headMs: this.#headMs });
   }
 
+  #done(): void {
+    this.#stopWatching();
+    this.#sendTimer?.disarm();
+  }
+
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    this.ctx.res.off('close', this.#onClientClose);
+    this.#done();
     if (this.#responded) this.ctx.sink.abort(err);
     this.reject(new ForwardError(err, this.#responded));
   }
@@ -111,6 +133,10 @@ export interface ForwardOptions {
   headers: string[];
   /** Request body stream, or null when the request has none. */
   body: NodeJS.ReadableStream | null;
+  /** send_timeout, ms (0 = none): the longest a client may take no byte while the response waits. */
+  sendTimeout?: number;
+  /** Aborts the upstream request with the signal's reason (e.g. a request body timeout). */
+  signal?: AbortSignal;
 }
 
 export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts: ForwardOptions): Promise<ForwardResult> {
@@ -118,7 +144,12 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts:
     // a body that failed before anyone read it (client gone, broken framing): nothing to send
     const failed = (opts.body as { errored?: Error | null } | null)?.errored;
     if (failed) { reject(new ForwardError(failed, false)); return; }
-    const handler = new StreamHandler(ctx, performance.now(), resolve, reject);
+    const handler = new StreamHandler(ctx, performance.now(), opts, resolve, reject);
+    const signal = opts.signal;
+    if (signal) {
+      if (signal.aborted) handler.abort(signal.reason as Error);
+      else signal.addEventListener('abort', () => handler.abort(signal.reason as Error), { once: true });
+    }
     target.dispatcher.dispatch({
       origin: target.origin,
       method: opts.method as Dispatcher.HttpMethod,

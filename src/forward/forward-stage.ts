@@ -10,6 +10,7 @@ import { forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
+import { watchRequestBody } from '../core/body-watch.js';
 import type { Stage } from '../core/pipeline.js';
 import { targetOf, type ForwardTarget } from './absolute-form.js';
 import type { DestinationPools } from './destination-pools.js';
@@ -55,8 +56,9 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);
       const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size, cfg.limits.max_headers) : null;
+      const signal = body ? watchRequestBody(req, ctx.res, cfg.limits)?.signal : undefined;
       const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
-        const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body });
+        const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body, sendTimeout: cfg.limits.send_timeout, signal });
         ctx.upstreamMs = r.headMs;
       };
       const parent = policy.parentFor(t.host);

@@ -1,7 +1,11 @@
 /** Forwards the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
+import type { RequestContext } from '../core/context.js';
 import { clientAddress, forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
+import { onClientGone } from '../core/client-gone.js';
+import { watchRequestBody } from '../core/body-watch.js';
+import type { Limits } from '../config/types.js';
 import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
@@ -17,9 +21,8 @@ const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
   metrics: Metrics;
-  maxBodySize: number;
-  /** Most trailer fields a request may carry (limits.max_headers). */
-  maxHeaders: number;
+  /** The listener's limits: body size and trailers, body timeout and rate, send_timeout. */
+  limits: Limits;
   /** `http` or `https`: what X-Forwarded-Proto says for requests on this listener. */
   proto: string;
   /** Told about every attempt's outcome (passive health checks). */
@@ -46,7 +49,8 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         set: ctx.setRequestHeaders,
         remove: ctx.removeRequestHeaders,
       });
-      const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.maxBodySize, deps.maxHeaders) : null;
+      const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
+      const bodyWatch = body ? watchRequestBody(req, ctx.res, deps.limits) : undefined;
       const idempotent = IDEMPOTENT.has(method);
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
@@ -66,11 +70,17 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         const cookie = pool.stickyCookie(pick, upstream);
         const cookieAt = cookie ? (ctx.extraResponseHeaders?.length ?? 0) : -1;
         if (cookie) ctx.addResponseHeader('set-cookie', cookie);
+        let slot = false;
         try {
           if (ctx.upgrade) {
             await tunnelUpgrade(ctx, upstream, headers, pool.config.connect_timeout);
           } else {
-            const r = await forwardRequest(ctx, { dispatcher: upstream.dispatcher, origin: upstream.id }, { method, path: ctx.path, headers, body });
+            // the fast path stays synchronous: a chunked body's limiter must meet undici's error listener before it can fail
+            if (!upstream.slots.tryTake()) await waitForSlot(ctx, upstream, pool.config.queue_timeout);
+            slot = true;
+            const r = await forwardRequest(ctx, { dispatcher: upstream.dispatcher, origin: upstream.id }, {
+              method, path: ctx.path, headers, body, sendTimeout: deps.limits.send_timeout, signal: bodyWatch?.signal,
+            });
             upstream.recordResponseTime(r.headMs);
             ctx.upstreamMs = r.headMs;
             deps.onResult?.(pool, upstream, undefined, r.status);
@@ -80,7 +90,9 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           const fe = e as ForwardError;
           const cause = fe.cause ?? e;
           if (cookieAt >= 0 && !fe.responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
-          // the client's mistakes and departures are never the upstream's failures (passive health)
+          // a full queue is not the upstream's failure
+          if (cause instanceof ProxyError && cause.kind === 'upstream_busy') throw cause;
+          // the client's mistakes and departures (and its slowness: body or send timeout) are never the upstream's failures (passive health)
           const clientError = clientFailure(ctx, cause);
           if (clientError) throw clientError;
           upstream.failures++;
@@ -96,8 +108,19 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1 }, 'retrying on another upstream');
         } finally {
           upstream.inflight--;
+          if (slot) upstream.slots.release();
         }
       }
     },
   };
+}
+
+/** Waits up to `queueTimeout` for one of the upstream's connection slots (503 after); gives up when the client leaves. */
+async function waitForSlot(ctx: RequestContext, upstream: Upstream, queueTimeout: number): Promise<void> {
+  let stop: (() => void) | undefined;
+  try {
+    await upstream.slots.wait(queueTimeout, (withdraw) => { stop = onClientGone(ctx.res, ctx.req.socket, withdraw); });
+  } finally {
+    stop?.();
+  }
 }

@@ -110,7 +110,7 @@ export class ReverseProxyListener {
       ...(this.deps.extraStages?.afterRoute ?? []),
       this.#cacheStage(cfg),
       proxyStage({
-        pools: this.deps.pools, metrics: this.deps.metrics, maxBodySize: cfg.limits.max_body_size, maxHeaders: cfg.limits.max_headers,
+        pools: this.deps.pools, metrics: this.deps.metrics, limits: cfg.limits,
         proto: cfg.tls ? 'https' : 'http', onResult: this.deps.onResult,
       }),
     ];

@@ -4,6 +4,7 @@ import type { BalancerUpstream } from './balancers/balancer.js';
 import { inSlowStart, slowStartWeight } from './balancers/slow-start.js';
 import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
+import { ConnectionSlots } from './connection-slots.js';
 
 export interface LastCheck { ok: boolean; at: number; ms: number; reason?: string }
 
@@ -31,6 +32,8 @@ export class Upstream implements BalancerUpstream {
   /** Exponentially weighted moving average of response-head time, ms. */
   responseTimeMs = 0;
   lastCheck?: LastCheck;
+  /** HTTP connections busy at once (keepalive) and the bounded wait for one. */
+  readonly slots: ConnectionSlots;
   #dispatcher?: Pool;
   readonly #cfg: PoolConfig;
 
@@ -40,6 +43,7 @@ export class Upstream implements BalancerUpstream {
     this.configuredWeight = weight;
     this.slowStartMs = cfg.slow_start;
     this.#cfg = cfg;
+    this.slots = new ConnectionSlots(cfg.keepalive, cfg.max_queue);
   }
 
   /** The HTTP connection pool, made on first use: `tcp://` upstreams of TCP listeners never need one. */
@@ -94,7 +98,7 @@ export class Upstream implements BalancerUpstream {
       ejected, ejected_until: ejected ? new Date(this.ejectedUntil).toISOString() : undefined,
       configured_weight: this.configuredWeight,
       weight: Math.round(this.weight * 100) / 100,
-      active: this.inflight, requests: this.requests, failures: this.failures, ejections: this.ejections,
+      active: this.inflight, queued: this.slots.queued, requests: this.requests, failures: this.failures, ejections: this.ejections,
       response_time_ms: Math.round(this.responseTimeMs * 100) / 100,
       last_check: this.lastCheck && {
         ok: this.lastCheck.ok, at: new Date(this.lastCheck.at).toISOString(), ms: this.lastCheck.ms, reason: this.lastCheck.reason,

@@ -1,0 +1,135 @@
+import { expect } from 'chai';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { closesWithin, getRequest, getWithin, openSocket, readAll, waitFor } from '../helpers/raw-socket.js';
+
+const CHUNK = Buffer.alloc(64 * 1024, 'x');
+
+/** Writes `bytes` of body, waiting for drain like a real server; stops when the connection goes. */
+function serveBig(res: ServerResponse, bytes: number): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes) });
+  let left = bytes;
+  const pump = (): void => {
+    while (left > 0 && !res.destroyed) {
+      const n = Math.min(left, CHUNK.length);
+      left -= n;
+      if (!res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) { res.once('drain', pump); return; }
+    }
+    if (left === 0) res.end();
+  };
+  pump();
+}
+
+describe('slow readers and the upstream pool', function () {
+  this.timeout(30_000);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
+
+  /** An origin answering /big with 50 MB, /hold never (until the test ends), anything else "ok"; counts responses cut short. */
+  async function bigOrigin(): Promise<Origin & { held: ServerResponse[]; cut: () => number }> {
+    const held: ServerResponse[] = [];
+    let cut = 0;
+    const o = await startOrigin((req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      res.once('close', () => { if (!res.writableFinished) cut++; });
+      if (req.url === '/big') serveBig(res, 50 * 1024 * 1024);
+      else if (req.url === '/hold') held.push(res);
+      else res.end('ok');
+    });
+    cleanup.push(o.close);
+    return Object.assign(o, { held, cut: () => cut });
+  }
+  async function proxy(pool: Record<string, unknown>, origin: Origin, limits: Record<string, unknown> = {}): Promise<TestProxy> {
+    const p = await startProxy({
+      limits,
+      reverse: [{ routes: [{ match: {}, pool: 'app' }] }],
+      pools: { app: { upstreams: [{ url: origin.url }], retries: 0, ...pool } },
+    });
+    cleanup.push(p.close);
+    return p;
+  }
+  function attacker(s: Socket): Socket { cleanup.push(() => { s.destroy(); }); return s; }
+
+  it('releases upstream connections of pipelined slow readers that went away', async () => {
+    const o = await bigOrigin();
+    const p = await proxy({ keepalive: 2 }, o);
+    const port = Number(new URL(p.url()).port);
+    // two clients, three pipelined requests each, never reading a byte
+    const sockets = await Promise.all([1, 2].map(async () => attacker(await openSocket(port))));
+    for (const s of sockets) { s.pause(); s.write(getRequest('/big').repeat(3)); }
+    await waitFor(() => o.seen.length >= 2, 5000, 'the origin to see the attack');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of sockets) s.destroy();
+    const r = await getWithin(`${p.url()}/after`, 5000);
+    expect([r.status, r.body]).to.deep.equal([200, 'ok']);
+  });
+
+  it('closes a client that stops reading after send_timeout, and frees its upstream connection', async () => {
+    const o = await bigOrigin();
+    const p = await proxy({ keepalive: 1 }, o, { send_timeout: '1s' });
+    const s = attacker(await openSocket(Number(new URL(p.url()).port)));
+    s.pause();
+    s.write(getRequest('/big'));
+    await waitFor(() => o.cut() === 1, 10_000, 'the upstream request to be aborted');
+    // the proxy closed its side: reading now ends early, long before 50 MB
+    let got = 0;
+    s.on('data', (d: Buffer) => { got += d.length; });
+    s.resume();
+    expect(await closesWithin(s, 5000)).to.equal(true, 'the proxy closed the stalled reader');
+    expect(got).to.be.lessThan(50 * 1024 * 1024);
+    const r = await getWithin(`${p.url()}/after`, 5000);
+    expect([r.status, r.body]).to.deep.equal([200, 'ok']);
+  });
+
+  it('lets a slow but moving download finish', async () => {
+    const size = 12 * 1024 * 1024;
+    const small = await startOrigin((req, res) => { req.resume(); serveBig(res, size); });
+    cleanup.push(small.close);
+    const p = await proxy({ keepalive: 1 }, small, { send_timeout: '1s' });
+    const s = attacker(await openSocket(Number(new URL(p.url()).port)));
+    s.write(getRequest('/file', 'test.local', 'connection: close\r\n'));
+    // one read (at most 64 KB) every 15 ms: each pause far below send_timeout, the whole download well above
+    // it (a timeout on the whole response, rather than between writes, would cut it)
+    let got = 0;
+    s.on('data', (d: Buffer) => { got += d.length; s.pause(); });
+    s.pause();
+    const step = setInterval(() => s.resume(), 15);
+    cleanup.push(() => clearInterval(step));
+    expect(await closesWithin(s, 25_000)).to.equal(true);
+    clearInterval(step);
+    expect(got).to.be.greaterThan(size);
+  });
+
+  it('answers 503 with Retry-After when a request waits for a connection longer than queue_timeout', async () => {
+    const o = await bigOrigin();
+    const p = await proxy({ keepalive: 1, queue_timeout: '500ms' }, o);
+    const holder = attacker(await openSocket(Number(new URL(p.url()).port)));
+    holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
+    await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    const r = await getWithin(`${p.url()}/queued`, 5000);
+    expect(r.status).to.equal(503);
+    expect(r.headers.get('retry-after')).to.match(/^\d+$/);
+    expect(r.headers.get('proxy-status')).to.match(/connection_limit_reached/);
+    o.held[0]!.end('released');
+    expect(await readAll(holder, 5000)).to.include('released');
+    const after = await getWithin(`${p.url()}/after`, 5000);
+    expect([after.status, after.body]).to.deep.equal([200, 'ok']);
+  });
+
+  it('answers 503 at once when the wait queue is full', async () => {
+    const o = await bigOrigin();
+    const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
+    const port = Number(new URL(p.url()).port);
+    const holder = attacker(await openSocket(port));
+    holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
+    await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    const waiting = attacker(await openSocket(port));
+    waiting.write(getRequest('/queued', 'test.local', 'connection: close\r\n'));
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await getWithin(`${p.url()}/over`, 5000);
+    expect(r.status).to.equal(503);
+    o.held[0]!.end('released');
+    expect(await readAll(waiting, 5000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
+  });
+});
