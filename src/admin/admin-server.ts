@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { listenOn } from '../core/listen.js';
 import type { AdminReply, AdminTarget } from './admin-target.js';
+import { AdminGuard } from './admin-guard.js';
 
 type Handler = (url: URL, body: unknown) => Promise<AdminReply> | AdminReply;
 
@@ -24,9 +25,11 @@ function readJson(req: IncomingMessage): Promise<unknown> {
 export class AdminServer {
   readonly server: Server;
   readonly #routes = new Map<string, { mutating: boolean; handler: Handler }>();
+  readonly #guard: AdminGuard;
 
   /** `target`: what the calls act on — the local Gateway, or (cluster primary) every worker. */
   constructor(private readonly config: { listen: string; token: string }, private readonly target: AdminTarget) {
+    this.#guard = new AdminGuard(config.listen);
     this.server = createServer((req, res) => void this.#handle(req, res));
     const pool = (url: URL) => decodeURIComponent(url.pathname.split('/')[2] ?? '');
     this.#on('GET', '/healthz', false, () => [200, { ok: true }]);
@@ -68,6 +71,9 @@ export class AdminServer {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname.replace(/^\/pools\/[^/]+\/upstreams$/, '/pools/*/upstreams');
     try {
+      if (!this.#guard.hostAllowed(req)) {
+        return this.#json(res, 421, { error: 'Host must be the admin address or a loopback name (DNS rebinding guard)' });
+      }
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const { contentType, text } = await this.target.metrics();
         res.writeHead(200, { 'content-type': contentType }).end(text);
@@ -75,6 +81,8 @@ export class AdminServer {
       }
       const route = this.#routes.get(`${req.method} ${path}`);
       if (!route) return this.#json(res, 404, { error: `no admin endpoint ${req.method} ${url.pathname}` });
+      const crossSite = route.mutating ? this.#guard.crossSite(req) : undefined;
+      if (crossSite) return this.#json(res, 403, { error: `cross-site requests cannot change anything (${crossSite})` });
       if (route.mutating && !this.#authorised(req)) {
         res.setHeader('www-authenticate', 'Bearer realm="gatehouse-admin"');
         return this.#json(res, 401, { error: 'a valid bearer token is required' });

@@ -9,6 +9,7 @@ import { conform } from './shape.js';
 import { listSections, topSchema } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import { originOf } from '../core/origin.js';
+import { adminExposureProblem } from '../admin/admin-guard.js';
 import type { GatehouseConfig, Limits } from './types.js';
 
 export class ConfigError extends Error {
@@ -109,6 +110,8 @@ function crossCheck(cfg: GatehouseConfig): string[] {
     else seen.set(addr, key);
   };
   if (cfg.admin.listen) claim(cfg.admin.listen, 'admin.listen');
+  const exposed = adminExposureProblem(cfg.admin.listen, cfg.admin.token);
+  if (exposed) problems.push(exposed);
   cfg.reverse.forEach((l, i) => {
     claim(l.listen, `reverse[${i}].listen`);
     l.routes.forEach((r, j) => {

@@ -18,6 +18,7 @@ import type { Pipeline } from './pipeline.js';
 import { requestIdFor } from './request-id.js';
 import { peerAddress } from './client-address.js';
 import { afterPendingResponses, inConnectionOrder } from './connection-order.js';
+import { limitConnectionsPerIp } from './connection-limits.js';
 
 export interface HttpListenerOptions {
   listen: string;
@@ -115,6 +116,7 @@ export class HttpListener {
     this.server.maxConnections = limits.max_connections;
     // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
     this.server.maxHeadersCount = limits.max_headers > 0 ? limits.max_headers + 1 : 0;
+    limitConnectionsPerIp(this.server, limits.max_connections_per_ip, limits.per_ip_exempt, this.#refused);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
@@ -128,6 +130,15 @@ export class HttpListener {
   }
 
   get inflight(): number { return this.#inflight; }
+
+  /** Logs refusals at most once a second per listener: an attack must not flood the log. */
+  #lastRefusalLog = 0;
+  readonly #refused = (ip: string): void => {
+    const now = Date.now();
+    if (now - this.#lastRefusalLog < 1000) return;
+    this.#lastRefusalLog = now;
+    this.#opts.info.log.warn({ client: ip, max: this.#opts.limits.max_connections_per_ip }, 'connection refused: too many from one address');
+  };
 
   get address(): { host: string; port: number } {
     const a = this.server.address();

@@ -1,0 +1,62 @@
+/**
+ * What keeps a browser on the admin's machine away from the admin API. The API listens on loopback by
+ * default, but any web page can make the browser send requests there: a page of another site (cross-site
+ * POST, no preflight needed for a "simple" request) or, through DNS rebinding, a name of the attacker's
+ * that now resolves to 127.0.0.1. So: Host must name the admin address or a loopback name (rebinding
+ * carries the attacker's name), and changing calls refuse requests a browser marks as coming from
+ * another origin (Origin, Sec-Fetch-Site). Tools such as curl send neither header.
+ */
+import { isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { parseListen } from '../config/shape.js';
+
+const LOOPBACK_NAMES = new Set(['localhost', 'localhost.', '::1']);
+
+/** Whether a host (name or IP, no port) is a loopback one. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return LOOPBACK_NAMES.has(h) || h.endsWith('.localhost') || (isIP(h) === 4 && h.startsWith('127.'));
+}
+
+/** The config problem of an admin API reachable from the network without a token, or undefined. */
+export function adminExposureProblem(listen: string, token: string): string | undefined {
+  if (!listen || token) return undefined;
+  const { host } = parseListen(listen);
+  if (isLoopbackHost(host)) return undefined;
+  return `admin.token: required when admin.listen (${listen}) is not a loopback address; set a token or listen on 127.0.0.1`;
+}
+
+/** The host part of a Host header or an origin's authority: `[v6]` brackets kept off, port dropped. */
+function hostOf(authority: string): string {
+  const m = /^\[([^\]]*)\](?::\d*)?$/.exec(authority);
+  if (m) return m[1]!.toLowerCase();
+  const colon = authority.lastIndexOf(':');
+  return (colon >= 0 && authority.indexOf(':') === colon ? authority.slice(0, colon) : authority).toLowerCase();
+}
+
+export class AdminGuard {
+  readonly #listenHost: string;
+
+  constructor(listen: string) {
+    this.#listenHost = hostOf(parseListen(listen).host);
+  }
+
+  /** Host (the DNS-rebinding check): the listen address, or a loopback name. */
+  hostAllowed(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (!host) return false;
+    const name = hostOf(host);
+    return isLoopbackHost(name) || (name === this.#listenHost && this.#listenHost !== '0.0.0.0' && this.#listenHost !== '::');
+  }
+
+  /** Why a changing call is refused as cross-site, or undefined when it may go on. */
+  crossSite(req: IncomingMessage): string | undefined {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site: ${site}`;
+    const origin = req.headers.origin;
+    if (origin === undefined) return undefined;
+    let authority: string;
+    try { authority = new URL(origin).host; } catch { return `Origin: ${origin}`; }
+    return authority && authority.toLowerCase() === (req.headers.host ?? '').toLowerCase() ? undefined : `Origin: ${origin}`;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * limits.max_connections_per_ip: one client address may hold at most that many connections to a
+ * listener (nginx limit_conn, HAProxy src_conn_cur), so it cannot take every slot of max_connections.
+ * A connection over the cap is closed at once, before a byte is read: under attack that is the cheapest
+ * answer. Addresses in per_ip_exempt (NAT gateways, balancers in front) are not counted.
+ */
+import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+import { cidrMatcher } from './cidr-matcher.js';
+import { peerAddress } from './client-address.js';
+
+export function limitConnectionsPerIp(server: Server, max: number, exempt: readonly string[], onRefuse: (ip: string) => void): void {
+  if (max <= 0) return;
+  const isExempt = cidrMatcher(exempt);
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const ip = peerAddress(socket);
+    if (isExempt(ip)) return;
+    const n = open.get(ip) ?? 0;
+    if (n >= max) { socket.destroy(); onRefuse(ip); return; }
+    open.set(ip, n + 1);
+    socket.once('close', () => {
+      const left = open.get(ip)! - 1;
+      if (left > 0) open.set(ip, left); else open.delete(ip);
+    });
+  });
+}
