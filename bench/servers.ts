@@ -14,9 +14,21 @@ process.on('SIGTERM', () => process.exit(0));
 
 if (kind === 'origin') {
   const bodies: Record<string, Buffer> = { '/1k': Buffer.alloc(1024, 'a'), '/100k': Buffer.alloc(100 * 1024, 'b') };
+  const chunk = Buffer.alloc(64 * 1024, 'c');
   createServer((req, res) => {
-    const body = bodies[req.url!.split('?')[0]!] ?? bodies['/1k']!;
     req.resume();
+    if (req.url === '/big') {
+      // 100 MB, written as fast as the reader takes it (the slow-reader measurements)
+      let left = 1600;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left * chunk.length });
+      const pump = (): void => {
+        while (left > 0 && !res.destroyed) { left--; if (!res.write(chunk)) { res.once('drain', pump); return; } }
+        if (left === 0) res.end();
+      };
+      pump();
+      return;
+    }
+    const body = bodies[req.url!.split('?')[0]!] ?? bodies['/1k']!;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'cache-control': 'public, max-age=600' });
     res.end(body);
   }).listen(port, '127.0.0.1', ready);

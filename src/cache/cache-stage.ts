@@ -52,10 +52,13 @@ export function cacheStage(opts: CacheStageOptions): Stage {
   const uriOf = (ctx: RequestContext): string | undefined => {
     if (opts.targetUri) return opts.targetUri(ctx);
     const headers = ctx.req.headers;
-    const host = headers.host ?? '';
-    // behind a trusted TLS terminator the scheme the client used is what the origin's answer depends on
+    // behind a trusted proxy the scheme and host the client used (X-Forwarded-Proto/-Host, which reach the
+    // origin) are what its answer depends on: they make the key
+    const trusted = (headers['x-forwarded-proto'] !== undefined || headers['x-forwarded-host'] !== undefined) && ctx.listener.isTrusted(ctx.clientIp);
+    const fwdHost = trusted ? headers['x-forwarded-host'] : undefined;
+    const host = (typeof fwdHost === 'string' && fwdHost) || (headers.host ?? '');
     const forwarded = headers['x-forwarded-proto'];
-    const proto = typeof forwarded === 'string' && (forwarded === 'https' || forwarded === 'http') && ctx.listener.isTrusted(ctx.clientIp) ? forwarded : scheme;
+    const proto = trusted && typeof forwarded === 'string' && (forwarded === 'https' || forwarded === 'http') ? forwarded : scheme;
     const raw = `${proto} ${host} ${ctx.req.url}`;
     let uri = uris.get(raw);
     if (uri === undefined) {

@@ -122,7 +122,7 @@ export class CacheWriter extends ForwardingSink {
     if (plan.collapsed === false) info.collapsed = false;
     if (plan.mayStore) this.#decideStore(status, res, now, storage, info);
     if (!this.#copy) plan.flight?.settle();
-    ctx.logFields.cache = info.stored ? `${plan.fwd}-stored` : plan.fwd;
+    ctx.logFields.cache = info.stored || info.detail === 'storing' ? `${plan.fwd}-stored` : plan.fwd;
     if (plan.clientConditional && status === 200 && this.#clientNotModified(res, now)) {
       this.#bodyless = true;
       const h = notModifiedHeaderList({ headers: res });
@@ -142,7 +142,7 @@ export class CacheWriter extends ForwardingSink {
     const copy = this.#copy;
     if (copy) {
       copy.size += chunk.length;
-      if (copy.size > this.plan.cache.store.maxObjectSize) this.#drop();
+      if (copy.size > this.plan.cache.store.maxObjectSize) this.#drop('too-large');
       else copy.chunks.push(chunk);
     }
     if (this.#finished || this.#bodyless) return true;
@@ -160,13 +160,15 @@ export class CacheWriter extends ForwardingSink {
   }
 
   override abort(err: Error): void {
-    this.#drop();
+    this.#drop(this.#copy ? 'truncated' : undefined);
     if (this.#finished) return;
     this.#finished = true;
     this.next.abort(err);
   }
 
-  #drop(): void {
+  /** Stops storing; `why` (too-large, truncated) goes to the access log's cache field. */
+  #drop(why?: string): void {
+    if (why) this.ctx.logFields.cache = `${this.plan.fwd}-not-stored-${why}`;
     this.#copy = undefined;
     this.plan.flight?.settle();
   }
@@ -185,7 +187,9 @@ export class CacheWriter extends ForwardingSink {
     if (cl !== undefined && Number(cl) > plan.cache.store.maxObjectSize) { info.detail = 'too-large'; return; }
     // a body still under a transfer coding (gzip…) is not the representation: never stored as if it were
     if (res['transfer-encoding'] !== undefined) { info.detail = 'transfer-coded'; return; }
-    info.stored = true;
+    // The head leaves before the body: `stored` only when the length is known to fit (then only a broken body,
+    // which the client sees too, can stop it); else `detail=storing`, and the access log says how it ended.
+    if (cl !== undefined) info.stored = true; else info.detail = 'storing';
     const { lifetime } = freshnessLifetime(status, res, verdict.cc, now, storage);
     info.ttl = lifetime - correctedInitialAge(res, plan.requestTime, now);
     const key = `GET ${verdict.storeAs ?? plan.uri}`;
@@ -193,7 +197,7 @@ export class CacheWriter extends ForwardingSink {
   }
 
   #store(copy: Copy): void {
-    if (!isCompleteBody(copy.res, copy.size)) return;
+    if (!isCompleteBody(copy.res, copy.size)) { this.ctx.logFields.cache = `${this.plan.fwd}-not-stored-truncated`; return; }
     // one exact-size copy: chunks are views into larger socket buffers we should not pin
     const body = Buffer.allocUnsafeSlow(copy.size);
     let offset = 0;

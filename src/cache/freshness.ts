@@ -75,7 +75,8 @@ export function ageValue(headers: HeaderMap): number {
 export function correctedInitialAge(headers: HeaderMap, requestTimeMs: number, responseTimeMs: number): number {
   const apparent = Math.max(0, responseTimeMs / 1000 - dateValue(headers, responseTimeMs));
   const correctedAgeValue = ageValue(headers) + Math.max(0, responseTimeMs - requestTimeMs) / 1000;
-  return Math.max(apparent, correctedAgeValue);
+  // RFC 9111 §1.2.2: a calculation that overflows is taken as 2^31
+  return Math.min(Math.max(apparent, correctedAgeValue), MAX_DELTA);
 }
 
 /** What the reuse decision needs of a stored response. */
@@ -91,7 +92,7 @@ export interface FreshnessState {
 
 /** current_age = corrected_initial_age + resident_time, seconds. */
 export function currentAge(s: FreshnessState, nowMs: number): number {
-  return s.initialAge + Math.max(0, nowMs - s.responseTime) / 1000;
+  return Math.min(s.initialAge + Math.max(0, nowMs - s.responseTime) / 1000, MAX_DELTA);
 }
 
 /** Remaining freshness in seconds (negative when stale). */

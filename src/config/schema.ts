@@ -130,6 +130,17 @@ const aclMatch = object({
   })),
 });
 
+/**
+ * Request headers some frameworks read as the real URL, host or method (IIS/Symfony/Laminas X-Original-URL,
+ * method overrides…): an attacker's copy would reach the origin without being part of the cache key.
+ */
+export const DEFAULT_STRIPPED = [
+  'x-original-url', 'x-rewrite-url', 'x-override-url', 'x-original-host', 'x-host', 'x-forwarded-server',
+  'x-http-host-override', 'x-http-method-override', 'x-http-method', 'x-method-override',
+];
+const stripRequestHeaders = f('Request headers removed before forwarding (URL, host and method overrides some frameworks obey; '
+  + 'the cache does not key on them). [] = none.', array(str({ nonEmpty: true })), DEFAULT_STRIPPED);
+
 export const forwardShape = object({
   listen: f('Address to listen on.', listen, undefined, true),
   auth: f('Proxy-Authorization: Basic against an htpasswd file.', object({
@@ -158,6 +169,7 @@ export const forwardShape = object({
   allow_destinations: f('CIDRs or host:port exempt from the SSRF guard.', array(str({ nonEmpty: true })), []),
   x_forwarded_for: f('Send X-Forwarded-For upstream (off for privacy).', bool, false),
   cache: f('Use the shared cache.', bool, true),
+  strip_request_headers: stripRequestHeaders,
   intercept_tls: f('Decrypt CONNECT traffic with a CA of ours.', object({
     enabled: f('Turn interception on.', bool, false),
     ca: f('CA certificate.', str(), 'certs/ca.pem'),
@@ -212,6 +224,7 @@ export const reverseShape = object({
     merge_slashes: f('Merge repeated slashes (`//a` is `/a`).', bool, true),
     escaped_slashes: f('What to do with %2F and %5C in a path: keep them as sent, reject the request (400), or decode them to `/`.', str({ oneOf: ['keep', 'reject', 'decode'] }), 'keep'),
   }), {}),
+  strip_request_headers: stripRequestHeaders,
   limits: f('Overrides of the top-level limits.', limitsOverride, {}),
 });
 

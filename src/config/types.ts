@@ -37,6 +37,7 @@ export interface ForwardListener {
   allow_destinations: string[];
   x_forwarded_for: boolean;
   cache: boolean;
+  strip_request_headers: string[];
   intercept_tls: { enabled: boolean; ca: string; ca_key: string; upstream_ca: string };
   parent: string;
   direct_domains: string[];
@@ -66,6 +67,7 @@ export interface ReverseListener {
   routes: Route[];
   purge_acl: string[];
   paths: { merge_slashes: boolean; escaped_slashes: 'keep' | 'reject' | 'decode' };
+  strip_request_headers: string[];
   limits: Limits;
 }
 

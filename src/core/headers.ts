@@ -38,6 +38,8 @@ export interface UpstreamHeaderOptions {
   upgrade?: boolean;
   set?: readonly [string, string][];
   remove?: readonly string[];
+  /** Lower-case names always dropped (the listener's strip_request_headers). */
+  strip?: ReadonlySet<string>;
 }
 
 /**
@@ -63,7 +65,7 @@ export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHea
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || REPLACED.has(name) || listed?.has(name)) continue;
-    if (opts.remove?.includes(name)) continue;
+    if (opts.remove?.includes(name) || opts.strip?.has(name)) continue;
     if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
     out.push(name, raw[i + 1]!);
   }

@@ -29,6 +29,7 @@ export function ssrfError(v: SsrfDenial): ProxyError {
 
 export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): Stage {
   const cfg = policy.cfg;
+  const strip = new Set(cfg.strip_request_headers.map((h) => h.toLowerCase()));
   const connectTimeoutMs = cfg.connect_timeout;
   // an IP-literal destination's verdict never changes for one policy: no DNS is involved
   const literalVerdicts = new Map<string, SsrfVerdict>();
@@ -51,7 +52,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const headers = upstreamRequestHeaders(req.rawHeaders, {
         via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedForValue(ctx) : undefined,
         forwarded: cfg.x_forwarded_for ? forwardedValues(ctx) : undefined,
-        set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders,
+        set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders, strip,
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);

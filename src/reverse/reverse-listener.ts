@@ -111,6 +111,7 @@ export class ReverseProxyListener {
       this.#cacheStage(cfg),
       proxyStage({
         pools: this.deps.pools, metrics: this.deps.metrics, limits: cfg.limits,
+        strip: new Set(cfg.strip_request_headers.map((h) => h.toLowerCase())),
         proto: cfg.tls ? 'https' : 'http', onResult: this.deps.onResult,
       }),
     ];

@@ -14,7 +14,7 @@ describe('cache: storing, hits and freshness', () => {
   };
 
   it('stores a fresh response on a miss and answers the next request from the store, with Age and Cache-Status', async () => {
-    rig.on('/basic', fixed({ 'cache-control': 'max-age=600', 'x-origin': 'yes', 'content-type': 'text/plain' }, 'body-1'));
+    rig.on('/basic', fixed({ 'cache-control': 'max-age=600', 'x-origin': 'yes', 'content-type': 'text/plain', 'content-length': '6' }, 'body-1'));
     const a = await send(rig.url('/basic'));
     expect(a.status).to.equal(200);
     expect(a.body).to.equal('body-1');

@@ -8,7 +8,7 @@ describe('cache: request coalescing', () => {
   after(async () => { await rig.close(); });
 
   it('sends one upstream request for concurrent misses and serves the waiters from the stored result', async () => {
-    rig.on('/co', (_q, res) => { setTimeout(() => { res.writeHead(200, { 'cache-control': 'max-age=600' }); res.end('shared'); }, 150); });
+    rig.on('/co', (_q, res) => { setTimeout(() => { res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '6' }); res.end('shared'); }, 150); });
     const replies = await Promise.all(Array.from({ length: 8 }, () => send(rig.url('/co'))));
     expect(replies.map((r) => r.body)).to.deep.equal(Array(8).fill('shared'));
     expect(rig.seen('/co')).to.have.length(1);
