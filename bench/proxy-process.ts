@@ -19,11 +19,11 @@ export async function startOrigin(port: number): Promise<ChildProcess> {
   return child;
 }
 
-/** Gatehouse on a YAML config; extra node flags (e.g. --heapsnapshot-signal) before the script. */
+/** Gatehouse on a YAML config, with the node flags of `npm start`; extra ones (e.g. --heapsnapshot-signal) after them. */
 export async function startGatehouse(config: string, port: number, nodeFlags: string[] = []): Promise<ChildProcess> {
   const file = join(work, `gatehouse-${children.length}.yaml`);
   writeFileSync(file, config);
-  const child = spawn(process.execPath, ['--no-node-snapshot', ...nodeFlags, 'bin/gatehouse.js', '--config', file], {
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=8', ...nodeFlags, 'bin/gatehouse.js', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);

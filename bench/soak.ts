@@ -4,7 +4,8 @@
  * (default 60) over a mix of routes (uncached 1 KB and 100 KB, cached 1 KB under many keys), sampling the
  * proxy's RSS every 250 ms. Prints RSS before, peak and after (after SOAK_SETTLE seconds idle, default 10),
  * and every error. Stops by itself. SOAK_CACHED_KEYS (default 20,000): distinct keys on the cached route. SOAK_HEAP_DIR=dir: the proxy writes a heap snapshot there before and
- * after the soak (node --heapsnapshot-signal), for finding what holds memory.
+ * after the soak (node --heapsnapshot-signal), for finding what holds memory. SOAK_NODE_FLAGS: extra node
+ * flags for the proxy (e.g. --max-semi-space-size=4).
  */
 import autocannon from 'autocannon';
 import { readdirSync } from 'node:fs';
@@ -34,7 +35,8 @@ reverse:
       - { match: {}, pool: app }
 pools:
   app: { upstreams: [{ url: "http://127.0.0.1:${originPort}" }] }
-`, proxyPort, HEAP_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`] : []);
+`, proxyPort, [...(process.env.SOAK_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ...(HEAP_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`] : [])]);
   const pid = proxy.pid!;
   const url = `http://127.0.0.1:${proxyPort}`;
   // many keys on the cached route: the store fills up as it would under real traffic
