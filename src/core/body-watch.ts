@@ -11,7 +11,12 @@ import { ProxyError } from './errors.js';
 
 export interface BodyWatch { readonly signal: AbortSignal }
 
-export function watchRequestBody(req: IncomingMessage, res: ServerResponse, limits: Limits): BodyWatch | undefined {
+/** For a body nobody forwards (the response went out without it): closes the connection when it comes too slowly. */
+export function dropSlowBody(req: IncomingMessage, limits: Limits): void {
+  watchRequestBody(req, undefined, limits)?.signal.addEventListener('abort', () => req.socket.destroy(), { once: true });
+}
+
+export function watchRequestBody(req: IncomingMessage, res: ServerResponse | undefined, limits: Limits): BodyWatch | undefined {
   const timeout = limits.body_timeout;
   if (timeout <= 0 || req.complete) return undefined;
   const minRate = limits.body_min_rate;
@@ -40,10 +45,10 @@ export function watchRequestBody(req: IncomingMessage, res: ServerResponse, limi
   timer.unref();
   const stop = (): void => {
     clearInterval(timer);
-    req.off('end', stop); req.off('close', stop); res.off('close', stop);
+    req.off('end', stop); req.off('close', stop); res?.off('close', stop);
   };
   req.once('end', stop);
   req.once('close', stop);
-  res.once('close', stop);
+  res?.once('close', stop);
   return { signal: controller.signal };
 }

@@ -19,6 +19,8 @@ import { requestIdFor } from './request-id.js';
 import { peerAddress } from './client-address.js';
 import { afterPendingResponses, inConnectionOrder } from './connection-order.js';
 import { limitConnectionsPerIp } from './connection-limits.js';
+import { closeIfStalled } from './send-timeout.js';
+import { dropSlowBody } from './body-watch.js';
 
 export interface HttpListenerOptions {
   listen: string;
@@ -165,12 +167,17 @@ export class HttpListener {
     clearInterval(idle);
   }
 
-  /** Made once: one `then` per request instead of a catch and a finally (two promises). */
-  readonly #settled = (): void => { this.#inflight--; };
-
   #run(ctx: RequestContext): void {
     this.#inflight++;
-    this.#opts.pipeline()(ctx).then(this.#settled, (err) => {
+    // one `then` per request instead of a catch and a finally (two promises)
+    this.#opts.pipeline()(ctx).then(() => {
+      this.#inflight--;
+      // handed over whole but not yet taken by the client (a cached body, say): send_timeout still applies
+      if (ctx.res.writableLength > 0) closeIfStalled(ctx.res, this.#opts.limits.send_timeout);
+      // answered without reading the body (respond route, refusal): node reads and drops the rest, which
+      // the body timeouts bound too
+      if (!ctx.req.complete && !ctx.upgrade) dropSlowBody(ctx.req, this.#opts.limits);
+    }, (err) => {
       this.#inflight--;
       // The error responder handles everything; reaching here is a bug, so never leave the client hanging.
       ctx.listener.log.error({ err, reqId: ctx.id }, 'pipeline failed');

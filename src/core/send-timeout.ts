@@ -41,3 +41,13 @@ export class SendTimer {
     this.onStall();
   };
 }
+
+/** For a response already written whole: destroys the connection when the client takes none of it for `ms`. */
+export function closeIfStalled(res: ServerResponse, ms: number): void {
+  if (ms <= 0 || res.writableFinished || res.destroyed) return;
+  const timer = new SendTimer(res, ms, () => res.destroy());
+  const done = (): void => timer.disarm();
+  res.once('finish', done);
+  res.once('close', done);
+  timer.arm();
+}

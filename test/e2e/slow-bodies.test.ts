@@ -74,4 +74,18 @@ describe('slow request bodies', function () {
     expect(await closesWithin(socket, 15_000)).to.equal(true);
     expect(received()).to.match(/^HTTP\/1.1 200 [\s\S]*got 40960$/);
   });
+
+  it('closes a connection whose unread body trickles in after a direct answer', async () => {
+    const p = await startProxy({
+      limits: { body_timeout: '1s', body_min_rate: '100B' },
+      reverse: [{ routes: [{ match: {}, respond: { status: 204 } }] }],
+    });
+    cleanup.push(p.close);
+    const { socket, received } = await client(p);
+    socket.write(post(1_000_000));
+    const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
+    cleanup.push(() => clearInterval(drip));
+    expect(await closesWithin(socket, 10_000)).to.equal(true, 'the proxy closed the connection');
+    expect(received()).to.match(/^HTTP\/1.1 204 /);
+  });
 });

@@ -133,3 +133,50 @@ describe('slow readers and the upstream pool', function () {
     expect(await readAll(waiting, 5000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
   });
 });
+
+describe('slow readers of cached responses', function () {
+  this.timeout(30_000);
+  it('closes a client that stops reading a response served whole from the cache, after send_timeout', async () => {
+    const size = 24 * 1024 * 1024;
+    const body = Buffer.alloc(size, 'k');
+    const origin = await startOrigin((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'cache-control': 'public, max-age=600', 'content-length': String(size) });
+      res.end(body);
+    });
+    const p = await startProxy({
+      cache: { max_object_size: '32MB' }, limits: { send_timeout: '1s' },
+      reverse: [{ routes: [{ match: {}, pool: 'app', cache: true }] }],
+      pools: { app: { upstreams: [{ url: origin.url }] } },
+    });
+    try {
+      const port = Number(new URL(p.url()).port);
+      const first = await openSocket(port);
+      first.write(getRequest('/file', 'test.local', 'connection: close\r\n'));
+      expect((await readAll(first, 10_000)).length).to.be.greaterThan(size);
+      const slow = await openSocket(port);
+      slow.pause();
+      slow.write(getRequest('/file'));
+      // the proxy drops the stalled connection: its listener holds none any more
+      const server = p.gateway.reverseListeners[0]!.listener.server;
+      await waitForAsync(async () => (await new Promise<number>((r) => server.getConnections((_e, n) => r(n)))) === 0, 10_000);
+      let got = 0;
+      slow.on('data', (d: Buffer) => { got += d.length; });
+      slow.resume();
+      expect(await closesWithin(slow, 5000)).to.equal(true);
+      expect(got).to.be.lessThan(size);
+      expect(origin.seen).to.have.length(1);
+    } finally {
+      await p.close();
+      await origin.close();
+    }
+  });
+});
+
+async function waitForAsync(check: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
