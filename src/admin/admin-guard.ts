@@ -2,8 +2,8 @@
  * What keeps a browser on the admin's machine away from the admin API. The API listens on loopback by
  * default, but any web page can make the browser send requests there: a page of another site (cross-site
  * POST, no preflight needed for a "simple" request) or, through DNS rebinding, a name of the attacker's
- * that now resolves to 127.0.0.1. So: Host must name the admin address or a loopback name (rebinding
- * carries the attacker's name), and changing calls refuse requests a browser marks as coming from
+ * that now resolves to 127.0.0.1. So: Host must be an IP address, a loopback name or the admin address's
+ * name (rebinding always carries a name of the attacker's), and changing calls refuse requests a browser marks as coming from
  * another origin (Origin, Sec-Fetch-Site). Tools such as curl send neither header.
  */
 import { isIP } from 'node:net';
@@ -41,12 +41,12 @@ export class AdminGuard {
     this.#listenHost = hostOf(parseListen(listen).host);
   }
 
-  /** Host (the DNS-rebinding check): the listen address, or a loopback name. */
+  /** Host (the DNS-rebinding check): an IP address, a loopback name, or the name admin.listen gives. */
   hostAllowed(req: IncomingMessage): boolean {
     const host = req.headers.host;
     if (!host) return false;
     const name = hostOf(host);
-    return isLoopbackHost(name) || (name === this.#listenHost && this.#listenHost !== '0.0.0.0' && this.#listenHost !== '::');
+    return isIP(name) !== 0 || isLoopbackHost(name) || name === this.#listenHost;
   }
 
   /** Why a changing call is refused as cross-site, or undefined when it may go on. */

@@ -34,13 +34,13 @@ describe('admin API guards', function () {
     ]);
   });
 
-  it('answers only requests whose Host is the admin address or a loopback name (DNS rebinding)', async () => {
+  it('answers only requests whose Host is an IP address or a loopback name (DNS rebinding)', async () => {
     const url = `${proxy.adminUrl()}/status`;
     const port = new URL(url).port;
     expect((await send(url, 'GET', { host: `rebind.attacker.example:${port}` })).status).to.equal(421);
     expect((await send(`${proxy.adminUrl()}/metrics`, 'GET', { host: 'attacker.example' })).status).to.equal(421);
     expect((await send(`${proxy.adminUrl()}/reload`, 'POST', { host: `attacker.example:${port}` })).status).to.equal(421);
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`]) {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, `10.1.2.3:${port}`]) {
       expect((await send(url, 'GET', { host })).status).to.equal(200, host);
     }
   });

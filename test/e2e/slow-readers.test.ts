@@ -117,6 +117,27 @@ describe('slow readers and the upstream pool', function () {
     expect([after.status, after.body]).to.deep.equal([200, 'ok']);
   });
 
+  it('gives a queued request\'s place back when its client leaves', async () => {
+    const o = await bigOrigin();
+    const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
+    const port = Number(new URL(p.url()).port);
+    const holder = attacker(await openSocket(port));
+    holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
+    await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    const leaver = attacker(await openSocket(port));
+    leaver.write(getRequest('/queued'));
+    const queued = () => (p.gateway.status() as { pools: Record<string, { upstreams: { queued: number }[] }> }).pools.app!.upstreams[0]!.queued;
+    await waitFor(() => queued() === 1, 5000, 'the request to queue');
+    leaver.destroy();
+    await waitFor(() => queued() === 0, 5000, 'the queue to empty');
+    const next = attacker(await openSocket(port));
+    next.write(getRequest('/next', 'test.local', 'connection: close\r\n'));
+    await new Promise((r) => setTimeout(r, 200));
+    o.held[0]!.end('released');
+    expect(await readAll(next, 5000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
+    expect(o.seen.map((r) => r.url)).to.deep.equal(['/hold', '/next']);
+  });
+
   it('answers 503 at once when the wait queue is full', async () => {
     const o = await bigOrigin();
     const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
