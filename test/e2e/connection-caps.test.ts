@@ -58,11 +58,12 @@ describe('connection caps per client address', function () {
   });
 
   it('does not count addresses in per_ip_exempt', async () => {
-    const { port } = await proxy({ max_connections: 50, max_connections_per_ip: 2, per_ip_exempt: ['127.0.0.4/32'] });
+    const { p, port } = await proxy({ max_connections: 50, max_connections_per_ip: 2, per_ip_exempt: ['127.0.0.4/32'] });
     const exempt = await idle(port, '127.0.0.4', 6);
     const counted = await idle(port, '127.0.0.5', 6);
     await waitFor(() => openCount(counted) === 2, 5000, 'the proxy to close the surplus');
     expect((await stayOpen(exempt)).every(Boolean)).to.equal(true);
+    expect((await getWithin(`${p.url()}/`, 5000)).status).to.equal(200);
   });
 
   it('at the global cap refuses the newest connection and keeps established ones', async () => {

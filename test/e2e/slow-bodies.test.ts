@@ -87,5 +87,6 @@ describe('slow request bodies', function () {
     cleanup.push(() => clearInterval(drip));
     expect(await closesWithin(socket, 10_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 204 /);
+    expect((await getWithin(`${p.url()}/after`, 5000)).status).to.equal(204);
   });
 });

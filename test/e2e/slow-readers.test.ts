@@ -187,6 +187,8 @@ describe('slow readers of cached responses', function () {
       expect(await closesWithin(slow, 5000)).to.equal(true);
       expect(got).to.be.lessThan(size);
       expect(origin.seen).to.have.length(1);
+      const after = await getWithin(`${p.url()}/other`, 5000);
+      expect(after.status).to.equal(200);
     } finally {
       await p.close();
       await origin.close();
