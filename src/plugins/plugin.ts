@@ -206,7 +206,11 @@ export class Plugin {
         this.#restarting = null;
       }
     })();
-    return this.#restarting;
+    const restarting = this.#restarting;
+    // a restart that fails counts as a termination: five in a row quarantine the plugin instead of
+    // starting a process for every request
+    void restarting.then((client) => { if (client === null && !this.#closed && this.#state === 'active') this.#terminated('crashed', 'the plugin process could not be restarted'); });
+    return restarting;
   }
 
   #outcome<H extends HookName>(hook: H, a: Answer, targets: RouteTargets | undefined, t0: number): CallResult<DecisionFor[H]> {
