@@ -1,5 +1,26 @@
 #!/usr/bin/env -S node --no-node-snapshot --max-semi-space-size=8
-// The gatehouse CLI. Runs the compiled build in dist/ (npm start builds it first).
+// The gatehouse command. A small launcher: it checks the Node.js version before importing anything that
+// needs a newer one, then runs the compiled CLI (dist/, built by `npm start` or `npm run build`) in this
+// same process, so a signal sent to this PID reaches the proxy's own SIGTERM/SIGINT/SIGHUP handlers.
 // --max-semi-space-size=8 bounds V8's young generation: left to grow (its default), it adds ~100 MB of RSS
 // under sustained load that is never given back (docs/operations-limits.md).
-import '../dist/cli/main.js';
+import { nodeVersionProblem } from './node-version.js';
+
+const problem = nodeVersionProblem(process.versions.node);
+if (problem) {
+  process.stderr.write(`${problem}\n`);
+  process.exit(1);
+}
+
+if (!process.execArgv.includes('--no-node-snapshot')) {
+  // isolated-vm cannot run in a process started from Node's start-up snapshot, and the flag cannot be
+  // turned on later: run the CLI in a child that has it, pass signals on, and exit with its status.
+  const { relaunchWithoutSnapshot } = await import('./relaunch.js');
+  relaunchWithoutSnapshot();
+} else {
+  if (process.env.npm_lifecycle_event !== undefined && process.env.NODE_UNIQUE_ID === undefined) {
+    const { stopWhenParentShellDies } = await import('./parent-watch.js');
+    stopWhenParentShellDies();
+  }
+  await import('../dist/cli/main.js');
+}
