@@ -140,7 +140,9 @@ export class Gateway {
       throw e;
     }
     this.#health.reconcile(this.#pools);
-    this.log.info({ listeners: this.describeListeners() }, 'gatehouse started');
+    const admin = this.#admin?.address;
+    const demo = this.#config.demo_origins.length ? this.#config.demo_origins : undefined;
+    this.log.info({ listeners: this.describeListeners(), admin: admin && `${admin.host}:${admin.port}`, demo_origins: demo }, 'gatehouse started');
   }
 
   describeListeners(): { name: string; mode: string; address: string; tls: boolean }[] {

@@ -69,7 +69,7 @@ export const topSchema = {
   workers: { doc: 'Worker processes; 0 = one per CPU core, 1 = single process.', format: 'nat', default: 1 },
   log: {
     level: { doc: 'Log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
-    format: { doc: 'json (one object per line) or pretty (for humans, through pino-pretty).', format: ['json', 'pretty'], default: 'json' },
+    format: { doc: 'json (one object per line) or pretty (for humans: one line per entry).', format: ['json', 'pretty'], default: 'json' },
     file: { doc: 'Write logs to this file instead of stdout; empty = stdout.', format: String, default: '' },
   },
   admin: {

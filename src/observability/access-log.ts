@@ -2,7 +2,7 @@
  * Writes access-log lines. They are the one log line every request makes, so they skip pino's generic
  * serialiser: the line is built as a string in the same JSON shape pino writes (level, time, the
  * logger's bindings, fields, msg) and handed to the logger's own destination — a file or stdout, or
- * pino-pretty's transport, which reads the same JSON lines.
+ * the pretty formatter (pretty-lines.ts), which reads the same JSON lines.
  */
 import pino, { type Logger } from 'pino';
 

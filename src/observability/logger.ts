@@ -1,6 +1,7 @@
 /** The root pino logger: JSON lines (buffered, asynchronous) or pretty output for humans. */
 import pino, { type Logger } from 'pino';
 import { LineWriter } from './line-writer.js';
+import { prettyDestination } from './pretty-lines.js';
 
 export interface LogOptions {
   level: string; format: 'json' | 'pretty'; file: string; nodeId: string;
@@ -26,18 +27,13 @@ process.once('exit', () => { for (const w of writers) w.end(); });
 export function createLogger(opts: LogOptions): Logger {
   const base = opts.worker === undefined ? { node: opts.nodeId } : { node: opts.nodeId, worker: opts.worker };
   const redact = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]'];
-  if (opts.format === 'pretty') {
-    const transport = pino.transport({
-      target: 'pino-pretty',
-      options: { destination: opts.file || 1, colorize: !opts.file && process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l' },
-    });
-    return pino({ level: opts.level, base, redact }, transport);
-  }
   // Buffered writes keep logging off the hot path; flushed on exit (see flushLogger).
   // Shared: each write is whole lines of at most PIPE_BUF bytes, which the kernel never interleaves with another process's.
   const dest = new LineWriter(opts.file || 1, opts.shared || opts.worker !== undefined ? { atomicChunk: 4096 } : {});
   writers.add(dest);
-  return pino({ level: opts.level, base, redact, timestamp: isoTimeCached }, dest);
+  // Pretty: the same JSON lines, turned into one human line each on their way to the same destination.
+  const target = opts.format === 'pretty' ? prettyDestination(dest) : dest;
+  return pino({ level: opts.level, base, redact, timestamp: isoTimeCached }, target);
 }
 
 /** Writes out what the buffered destination still holds. */

@@ -25,16 +25,36 @@ describe('logger', () => {
     expect(access.time).to.match(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('writes human-readable lines through pino-pretty with format: pretty', async () => {
+  it('writes one human-readable line per entry with format: pretty', async () => {
     const file = join(dir, 'pretty.log');
     const log = createLogger({ level: 'info', format: 'pretty', file, nodeId: 'n2' });
     log.info({ upstream: 'http://127.0.0.1:1' }, 'pretty hello');
-    new AccessLog(log).write({ reqId: 'abc', method: 'GET', path: '/x', status: 204, ms: 1, bytes: 0, client: '::1' });
-    await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes('access'));
+    new AccessLog(log.child({ listener: 'reverse[0]' })).write({ reqId: 'abc', method: 'GET', path: '/x', status: 204, ms: 1, bytes: 0, client: '::1', route: 'app' });
+    await flushLogger(log);
+    await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').split('\n').length >= 3);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).to.have.length(2);
+    expect(lines[0]).to.match(/^\d\d:\d\d:\d\d\.\d{3} INFO  pretty hello upstream=http:\/\/127\.0\.0\.1:1$/);
+    expect(lines[1]).to.match(/^\d\d:\d\d:\d\d\.\d{3} INFO  GET \/x 204 1ms 0B listener=reverse\[0\] reqId=abc client=::1 route=app$/);
+  });
+
+  it('starts, in pretty mode, with the listeners, the admin API, the demo origins and what to try first', async () => {
+    const file = join(dir, 'banner.log');
+    const log = createLogger({ level: 'info', format: 'pretty', file, nodeId: 'n3' });
+    log.info({
+      listeners: [
+        { name: 'reverse[0]', mode: 'reverse', address: '0.0.0.0:8080', tls: false },
+        { name: 'forward[0]', mode: 'forward', address: '127.0.0.1:3128', tls: false },
+      ],
+      admin: '127.0.0.1:9901', demo_origins: ['127.0.0.1:9001'],
+    }, 'gatehouse started');
+    await flushLogger(log);
+    await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes('try first'));
     const text = readFileSync(file, 'utf8');
-    expect(text).to.include('INFO');
-    expect(text).to.include('pretty hello');
-    expect(text).to.include('access');
-    expect(text).to.not.match(/^\{"level"/m);
+    for (const part of [
+      'reverse proxy  http://127.0.0.1:8080/  (reverse[0])', 'forward proxy  http://127.0.0.1:3128  (forward[0])',
+      'admin API      http://127.0.0.1:9901/status', 'demo origins   http://127.0.0.1:9001', 'try first:',
+      'curl -s http://127.0.0.1:8080/', 'curl -s -x http://127.0.0.1:3128 http://127.0.0.1:9001/', 'curl -s http://127.0.0.1:9901/status',
+    ]) expect(text).to.include(part);
   });
 });
