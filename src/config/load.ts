@@ -10,6 +10,7 @@ import { listSections, topSchema } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import { originOf } from '../core/origin.js';
 import { adminExposureProblem } from '../admin/admin-guard.js';
+import { didYouMean } from './did-you-mean.js';
 import type { GatehouseConfig, Limits } from './types.js';
 
 export class ConfigError extends Error {
@@ -40,14 +41,33 @@ function normaliseUnits(node: SchemaNode, value: Record<string, unknown>): void 
   }
 }
 
-/** Rewrites convict's messages into `key: message`. */
+/** For an undeclared key path (convict names the leaf: `lgo.level`), the first unknown part and its known siblings. */
+function unknownKey(path: string): { key: string; known: string[] } {
+  const parts = path.split('.');
+  let node = topSchema as unknown as SchemaNode;
+  for (let i = 0; i < parts.length; i++) {
+    const next = node[parts[i]!] as SchemaNode | undefined;
+    if (!next || isLeaf(next)) {
+      const known = [...Object.keys(node), ...(i === 0 ? Object.keys(listSections) : [])];
+      return { key: parts.slice(0, i + 1).join('.'), known };
+    }
+    node = next;
+  }
+  return { key: path, known: [] };
+}
+
+/** Rewrites convict's messages into `key: message`, one line per unknown key. */
 function convictProblems(message: string): string[] {
-  return message.split('\n').filter(Boolean).map((line) => {
+  const lines = message.split('\n').filter(Boolean).map((line) => {
     const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
-    if (undeclared) return `${undeclared[1]}: unknown key`;
+    if (undeclared) {
+      const { key, known } = unknownKey(undeclared[1]!);
+      return `${key}: unknown key${didYouMean(key.split('.').pop()!, known)}`;
+    }
     return line.replace(/^([\w.]+): (.*?)(?:: value was (.*))?$/, (_m, key: string, msg: string, was?: string) =>
       `${key}: ${msg}${was && !msg.includes('got ') ? ` (got ${was})` : ''}`);
   });
+  return [...new Set(lines)];
 }
 
 export function readConfigFile(file: string): unknown {
@@ -89,7 +109,8 @@ export function buildConfig(data: unknown, opts: LoadOptions = {}): GatehouseCon
     }
     cfg[key] = conform(value, field.shape, key, problems);
   }
-  if (problems.length === 0) problems.push(...crossCheck(cfg as unknown as GatehouseConfig));
+  // References are checked even when keys are wrong, so one run reports every problem.
+  problems.push(...crossCheck(cfg as unknown as GatehouseConfig));
   if (problems.length) throw new ConfigError(problems);
   return finish(cfg as unknown as GatehouseConfig);
 }
@@ -98,48 +119,62 @@ export function loadConfig(file: string, opts: LoadOptions = {}): GatehouseConfi
   return buildConfig(readConfigFile(file), opts);
 }
 
-/** Checks that span keys: references between sections, duplicate addresses. */
+/**
+ * Checks that span keys: references between sections, duplicate addresses. Runs on a config that may
+ * have failed other checks, so every part it reads may be missing or of the wrong type.
+ */
 function crossCheck(cfg: GatehouseConfig): string[] {
   const problems: string[] = [];
-  const pools = new Set(Object.keys(cfg.pools));
+  const poolMap: GatehouseConfig['pools'] = isMap(cfg.pools) ? cfg.pools : {};
+  const pools = new Set(Object.keys(poolMap));
+  const unknownPool = (key: string, name: string) => `${key}: unknown pool "${name}"${didYouMean(name, pools)}`;
   const seen = new Map<string, string>();
-  const claim = (addr: string, key: string) => {
-    if (addr.endsWith(':0')) return; // ephemeral ports never collide
+  const claim = (addr: unknown, key: string) => {
+    if (typeof addr !== 'string' || addr.endsWith(':0')) return; // ephemeral ports never collide
     const prior = seen.get(addr);
     if (prior) problems.push(`${key}: address ${addr} is already used by ${prior}`);
     else seen.set(addr, key);
   };
-  if (cfg.admin.listen) claim(cfg.admin.listen, 'admin.listen');
-  const exposed = adminExposureProblem(cfg.admin.listen, cfg.admin.token);
+  if (cfg.admin?.listen) claim(cfg.admin.listen, 'admin.listen');
+  let exposed: string | undefined;
+  try { exposed = cfg.admin && adminExposureProblem(cfg.admin.listen, cfg.admin.token); } catch { /* a bad address is reported by its own check */ }
   if (exposed) problems.push(exposed);
-  cfg.reverse.forEach((l, i) => {
-    claim(l.listen, `reverse[${i}].listen`);
-    l.routes.forEach((r, j) => {
-      if (r.pool !== undefined && !pools.has(r.pool)) problems.push(`reverse[${i}].routes[${j}].pool: unknown pool "${r.pool}"`);
-      else if (r.pool !== undefined && cfg.pools[r.pool]!.upstreams.some((u) => u.url.startsWith('tcp:'))) {
+  listOf(cfg.reverse).forEach((l, i) => {
+    claim(l?.listen, `reverse[${i}].listen`);
+    listOf(l?.routes).forEach((r, j) => {
+      if (typeof r?.pool !== 'string') return;
+      if (!pools.has(r.pool)) problems.push(unknownPool(`reverse[${i}].routes[${j}].pool`, r.pool));
+      else if (listOf(poolMap[r.pool]?.upstreams).some((u) => typeof u?.url === 'string' && u.url.startsWith('tcp:'))) {
         problems.push(`reverse[${i}].routes[${j}].pool: pool "${r.pool}" has tcp:// upstreams, which only tcp listeners can use`);
       }
     });
   });
-  cfg.forward.forEach((l, i) => claim(l.listen, `forward[${i}].listen`));
-  cfg.tcp.forEach((l, i) => {
-    claim(l.listen, `tcp[${i}].listen`);
-    if (!pools.has(l.pool)) problems.push(`tcp[${i}].pool: unknown pool "${l.pool}"`);
+  listOf(cfg.forward).forEach((l, i) => claim(l?.listen, `forward[${i}].listen`));
+  listOf(cfg.tcp).forEach((l, i) => {
+    claim(l?.listen, `tcp[${i}].listen`);
+    if (typeof l?.pool === 'string' && !pools.has(l.pool)) problems.push(unknownPool(`tcp[${i}].pool`, l.pool));
   });
-  for (const [name, pool] of Object.entries(cfg.pools)) {
-    if (pool.upstreams.length === 0) problems.push(`pools.${name}.upstreams: must list at least one upstream`);
+  for (const [name, pool] of Object.entries(poolMap)) {
+    if (!isMap(pool)) continue; // reported by the shape check
+    if (Array.isArray(pool.upstreams) && pool.upstreams.length === 0) problems.push(`pools.${name}.upstreams: must list at least one upstream`);
     const urls = new Set<string>();
-    pool.upstreams.forEach((u, i) => {
-      const origin = originOf(u.url);
+    listOf(pool.upstreams).forEach((u, i) => {
+      if (typeof u?.url !== 'string') return;
+      let origin: string;
+      try { origin = originOf(u.url); } catch { return; } // a bad URL is reported by the shape check
       if (urls.has(origin)) problems.push(`pools.${name}.upstreams[${i}].url: ${u.url} is listed twice`);
       urls.add(origin);
     });
-    if (pool.balance === 'consistent_hash' && !/^(ip|path|header:[\w-]+|cookie:[\w-]+)$/.test(pool.hash_key)) {
+    if (pool.balance === 'consistent_hash' && typeof pool.hash_key === 'string' && !/^(ip|path|header:[\w-]+|cookie:[\w-]+)$/.test(pool.hash_key)) {
       problems.push(`pools.${name}.hash_key: must be ip, path, header:NAME or cookie:NAME, got "${pool.hash_key}"`);
     }
   }
   return problems;
 }
+
+const isMap = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** The list's entries, or none when the value is not a list (already reported). */
+const listOf = <T>(v: readonly T[] | undefined): readonly (T | undefined)[] => (Array.isArray(v) ? v : []);
 
 /** Fills derived values (route names, merged limits) and freezes the result. */
 function finish(cfg: GatehouseConfig): GatehouseConfig {

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parseDuration, parseSize } from './units.js';
+import { closest } from './did-you-mean.js';
 
 export type Shape =
   | { kind: 'string'; nonEmpty?: boolean; oneOf?: readonly string[] }
@@ -111,7 +112,9 @@ export function conform(value: unknown, shape: Shape, path: string, problems: st
       if (!isPlainObject(value)) return fail('must be an object');
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
-        if (!(key in shape.fields)) problems.push(`${path}.${key}: unknown key (allowed: ${Object.keys(shape.fields).join(', ')})`);
+        if (key in shape.fields) continue;
+        const guess = closest(key, Object.keys(shape.fields));
+        problems.push(`${path}.${key}: unknown key (${guess ? `did you mean "${guess}"?` : `allowed: ${Object.keys(shape.fields).join(', ')}`})`);
       }
       for (const [key, field] of Object.entries(shape.fields)) {
         const given = value[key];

@@ -1,5 +1,6 @@
 /** Stages every listener starts with: the access log and metrics, then the error responder. */
 import type { Metrics } from '../observability/metrics.js';
+import type { RouteFallback } from '../observability/route-fallbacks.js';
 import type { RequestContext } from './context.js';
 import { sendError } from './error-response.js';
 import { toProxyError } from './errors.js';
@@ -20,6 +21,8 @@ function logAccess(ctx: RequestContext, metrics: Metrics): void {
   const ms = performance.now() - ctx.startMs;
   const status = ctx.finalStatus ?? (ctx.res.headersSent || ctx.res.writableEnded ? ctx.res.statusCode : ctx.error?.status ?? 499);
   metrics.observeRequest(ctx.listener.name, ctx.route?.name ?? '-', status, ms / 1000);
+  const fallback = ctx.logFields.route_fallback as RouteFallback | undefined;
+  if (fallback) metrics.routeFallbacks.labels(fallback.plugin, fallback.reason).inc();
   ctx.listener.accessLog.write({
     reqId: ctx.id,
     method: ctx.req.method,

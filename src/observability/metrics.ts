@@ -26,6 +26,11 @@ export class Metrics {
     name: 'gatehouse_retries_total', help: 'Requests retried on another upstream.',
     labelNames: ['pool'] as const, registers: [this.registry],
   });
+  readonly routeFallbacks = new client.Counter({
+    name: 'gatehouse_plugin_route_fallbacks_total',
+    help: 'Requests a routing plugin failed to route, sent to the route\'s own pool instead (reason: unknown_pool, unknown_upstream, or the failure kind).',
+    labelNames: ['plugin', 'reason'] as const, registers: [this.registry],
+  });
   readonly authFailures = new client.Counter({
     name: 'gatehouse_auth_failures_total', help: 'Failed proxy authentications.',
     labelNames: ['listener'] as const, registers: [this.registry],

@@ -12,6 +12,7 @@ import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
 import type { HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
 import { requestViewOf, rewriteViewPath } from './plugin-view.js';
+import { noteRouteFallback } from '../observability/route-fallbacks.js';
 
 /** What the stage needs of a pool: membership of an upstream by origin. */
 export interface PluginPool { find(origin: string): unknown }
@@ -124,6 +125,7 @@ async function requestHooks(
     if (!r.ok) {
       const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
       if (err) throw err;
+      noteRouteFallback(ctx, plugin.name, r.error);
       continue;
     }
     if (r.decision === null) continue;

@@ -68,14 +68,32 @@ function hookName(v: unknown): HookName {
   throw new UsageError(`hook must be one of ${HOOKS.join(', ')}, got ${JSON.stringify(v)}`);
 }
 
-const USAGE = 'usage: gatehouse plugin test FILE [--request FIXTURE.json | --cases DIR] [--hook onRequest|route|onResponse] [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]';
+const USAGE = 'Usage: gatehouse plugin test FILE [--request FIXTURE.json | --cases DIR] [--hook onRequest|route|onResponse] [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]';
 
-export async function runPluginTest(argv: string[], out: (line: string) => void): Promise<number> {
+const HELP = `${USAGE}
+
+Runs a plugin in its own process, as the proxy does, with the same limits, and prints what it decides.
+
+  --request FILE      a request fixture: a request view ({ "method", "url", "headers", "client": { "ip" } … })
+                      or a case ({ "request", "hook", "config", "pools", "response" }); default: GET /
+  --cases DIR         runs every DIR/*.json case and compares each decision with its "expect"
+                      (or "expect_error"); prints ok/FAIL per case; exit 1 when one fails
+  --hook NAME         the hook to call; without it every hook the plugin exports runs, each
+                      printed under its name (a case's own "hook" wins; in --cases the default is onRequest)
+  --cpu-limit DURATION  CPU time per call (default as plugins.cpu_limit)
+  --timeout DURATION  wall time per call (default as plugins.timeout)
+  --memory-limit SIZE the isolate's memory limit (default as plugins.memory_limit)
+
+Exit status: 0 ok, 1 a mismatch, a failed call or a plugin that does not load, 2 bad usage.`;
+
+/** `err` gets usage errors and load failures; decisions and case results go to `out`. */
+export async function runPluginTest(argv: string[], out: (line: string) => void, err: (line: string) => void = out): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { out(HELP); return 0; }
   let args: Args;
   try {
     args = parseArgs(argv);
-  } catch (err) {
-    out(`${(err as Error).message}\n${USAGE}`);
+  } catch (e) {
+    err(`gatehouse plugin test: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   const harness = new Harness(resolve(args.file), args, out);
@@ -83,9 +101,9 @@ export async function runPluginTest(argv: string[], out: (line: string) => void)
     if (args.cases) return await harness.runCases(resolve(args.cases));
     const fixture = args.request ? readJson(resolve(args.request)) : {};
     return await harness.runOne(fixture);
-  } catch (err) {
-    out(err instanceof UsageError || err instanceof PluginLoadError ? err.message : `error: ${String((err as Error)?.message ?? err)}`);
-    return err instanceof UsageError ? 2 : 1;
+  } catch (e) {
+    err(e instanceof UsageError || e instanceof PluginLoadError ? e.message : `error: ${String((e as Error)?.message ?? e)}`);
+    return e instanceof UsageError ? 2 : 1;
   } finally {
     harness.close();
   }
@@ -115,12 +133,23 @@ class Harness {
     this.#logger = { info: line('info'), warn: line('warn'), error: line('error') };
   }
 
+  /** One hook (--hook, or the fixture's own) prints its decision alone; else every exported hook runs, each under its name. */
   async runOne(fixture: unknown): Promise<number> {
     const c = asCase(fixture);
-    const hook = this.args.hook ?? hookName(c.hook);
-    const result = await this.#call(c, hook);
-    this.out(JSON.stringify(result.ok ? result.decision : { error: result.error }, null, 2));
-    return result.ok ? 0 : 1;
+    const chosen = this.args.hook ?? (c.hook === undefined ? undefined : hookName(c.hook));
+    const print = async (hook: HookName): Promise<boolean> => {
+      const result = await this.#call(c, hook);
+      this.out(JSON.stringify(result.ok ? result.decision : { error: result.error }, null, 2));
+      return result.ok;
+    };
+    if (chosen) return (await print(chosen)) ? 0 : 1;
+    const plugin = await this.#plugin(c.config ?? {});
+    let failed = false;
+    for (const hook of HOOKS.filter((h) => plugin.has(h))) {
+      this.out(`${hook}:`);
+      if (!(await print(hook))) failed = true;
+    }
+    return failed ? 1 : 0;
   }
 
   async runCases(dir: string): Promise<number> {

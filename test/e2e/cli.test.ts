@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hashFormat, verifyPassword } from '../../src/forward/password-hash.js';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,83 @@ describe('gatehouse command line', function () {
     const bad = await run(['check', '--config', file]).output;
     expect(bad.code).to.equal(1);
     expect(bad.stderr.trim()).to.equal('reverse[0].routes[0].pool: unknown pool "ghost"');
+  });
+
+  it('check reports reference errors together with key errors, with "did you mean" for keys and pools', async () => {
+    const file = join(dir, 'typos.yaml');
+    writeFileSync(file, [
+      'shutdown_timeout: soon', 'lgo: { level: info }', 'log: { levle: info }',
+      'reverse:', '  - listen: 127.0.0.1:0', '    routes:', '      - { match: {}, pool: ap, cahce: true }',
+      'pools:', '  app: { upstreams: [{ url: "http://127.0.0.1:1" }] }', '',
+    ].join('\n'));
+    const result = await run(['check', '--config', file]).output;
+    expect(result.code).to.equal(1);
+    expect(result.stdout).to.equal('');
+    expect(result.stderr.trim().split('\n').sort()).to.deep.equal([
+      'lgo: unknown key (did you mean "log"?)',
+      'log.levle: unknown key (did you mean "level"?)',
+      'reverse[0].routes[0].cahce: unknown key (did you mean "cache"?)',
+      'reverse[0].routes[0].pool: unknown pool "ap" (did you mean "app"?)',
+      'shutdown_timeout: must be a duration like 250ms, 5s, 2m or 1h, got "soon"',
+    ]);
+  });
+
+  it('check warns about a routing plugin whose decisions (its route cases, its options) name pools not in the config', async () => {
+    const file = join(dir, 'routing.yaml');
+    writeFileSync(file, [
+      `plugins: { dir: "${join(process.cwd(), 'plugins')}" }`, 'admin: { listen: "" }',
+      'reverse:', '  - listen: 127.0.0.1:0', '    routes:', '      - match: {}', '        pool: app',
+      '        plugins: [examples/canary.ts, { file: examples/route-by-ip.js, options: { rules: [{ cidr: 10.0.0.0/8, pool: internl }] } }]',
+      'pools:', '  app: { upstreams: [{ url: "http://127.0.0.1:1" }] }', '  internal: { upstreams: [{ url: "http://127.0.0.1:2" }] }', '',
+    ].join('\n'));
+    const result = await run(['check', '--config', file]).output;
+    expect(result.code, result.stderr).to.equal(0);
+    const warnings = result.stderr.trim().split('\n');
+    expect(warnings).to.include('warning: reverse[0].routes[0].plugins[0]: for the request of canary.cases/opt-in-cookie.json, route() names pool "canary", which is not in pools; such requests fall back to the route\'s pool');
+    expect(warnings).to.include('warning: reverse[0].routes[0].plugins[1]: options name pool "internl", which is not in pools (did you mean "internal"?)');
+    expect(warnings.every((w) => w.startsWith('warning: '))).to.equal(true);
+  });
+
+  it('--version, --help with every option, and usage errors on stderr naming the wrong word', async () => {
+    const version = await run(['--version']).output;
+    expect(version.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
+    expect((await run(['-v']).output).stdout).to.equal(version.stdout);
+    const help = await run(['--help']).output;
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/^Usage:\n/);
+    for (const option of ['--config', '--out', '--name', '--days', '--force', '--ca', '--request', '--cases', '--hook', '--cpu-limit', '--timeout', '--memory-limit', '--password-stdin', '--version']) {
+      expect(help.stdout).to.include(option);
+    }
+    const pluginHelp = await run(['plugin', 'test', '--help']).output;
+    expect(pluginHelp.code).to.equal(0);
+    expect(pluginHelp.stdout).to.match(/^Usage: gatehouse plugin test FILE/);
+    const typo = await run(['chek']).output;
+    expect(typo).to.deep.include({ code: 2, stdout: '' });
+    expect(typo.stderr).to.match(/^gatehouse: unknown command "chek" \(did you mean "check"\?\)\nRun "gatehouse --help" for usage\.\n$/);
+    const option = await run(['--cofig', 'x.yaml']).output;
+    expect(option).to.deep.include({ code: 2, stdout: '' });
+    expect(option.stderr).to.include('unknown option "--cofig" (did you mean "--config"?)');
+    const pluginUsage = await run(['plugin', 'test']).output;
+    expect(pluginUsage).to.deep.include({ code: 2, stdout: '' });
+    expect(pluginUsage.stderr).to.include('missing plugin FILE');
+  });
+
+  it('passwd writes a bcrypt entry that verifies, replaces it on a second run, and needs a terminal or --password-stdin', async () => {
+    const users = join(dir, 'users');
+    const first = await run(['passwd', users, 'alice', '--password-stdin'], {}, 's3cret\n').output;
+    expect(first, first.stderr).to.deep.include({ code: 0, stdout: `added alice in ${users} (bcrypt)\n` });
+    expect((await run(['passwd', users, 'bob', '--password-stdin'], {}, 'b0b\n').output).code).to.equal(0);
+    const second = await run(['passwd', users, 'alice', '--password-stdin'], {}, 'n3w\n').output;
+    expect(second.stdout).to.equal(`updated alice in ${users} (bcrypt)\n`);
+    const lines = readFileSync(users, 'utf8').trim().split('\n');
+    expect(lines.map((l) => l.split(':')[0])).to.deep.equal(['alice', 'bob']);
+    const alice = lines[0]!.slice('alice:'.length);
+    expect(hashFormat(alice)).to.equal('bcrypt');
+    expect((await verifyPassword('n3w', alice)).ok).to.equal(true);
+    expect((await verifyPassword('s3cret', alice)).ok).to.equal(false);
+    const noTerminal = await run(['passwd', users, 'carol']).output;
+    expect(noTerminal.code).to.equal(2);
+    expect(noTerminal.stderr).to.include('--password-stdin');
   });
 
   it('exits 2 on bad usage', async () => {

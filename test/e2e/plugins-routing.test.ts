@@ -84,6 +84,22 @@ describe('plugins e2e: routing plugins choose the pool and pin upstreams', funct
     expect(b1.seen.every((r) => r.headers['x-to'] !== 'outside')).to.equal(true);
   });
 
+  it('counts each fallback from a decision naming a pool or upstream not in the config, per plugin and reason', async () => {
+    const metric = async () => (await proxy.gateway.metrics.registry.getSingleMetricAsString('gatehouse_plugin_route_fallbacks_total'));
+    const count = (text: string, reason: string) => Number(new RegExp(`reason="${reason}"} (\\d+)`).exec(text)?.[1] ?? 0);
+    const before = await metric();
+    const r = await hit('/x', { 'x-to': 'nowhere' });
+    await hit('/x', { 'x-to': 'nowhere' });
+    await hit('/x', { 'x-to': 'outside' });
+    await hit('/x', { 'x-to': 'blue' });
+    const after = await metric();
+    expect(after, after).to.match(/plugin="router[^"]*",reason="unknown_pool"/);
+    expect(count(after, 'unknown_pool') - count(before, 'unknown_pool')).to.equal(2);
+    expect(count(after, 'unknown_upstream') - count(before, 'unknown_upstream')).to.equal(1);
+    const access = proxy.logs.find((l) => l.msg === 'access' && l.reqId === r.res.headers.get('x-request-id'))!;
+    expect(access.route_fallback).to.deep.include({ reason: 'unknown_pool' });
+  });
+
   it('a routing plugin can send a respond route\'s request to a pool', async () => {
     expect(await hit('/direct')).to.include({ status: 404, body: 'nothing here' });
     expect(await hit('/direct', { 'x-to': 'blue' })).to.include({ status: 200, body: 'b1' });

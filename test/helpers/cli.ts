@@ -7,9 +7,10 @@ const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
 
 export interface CliRun { child: ChildProcess; output: Promise<{ code: number | null; stdout: string; stderr: string }> }
 
-/** Starts `gatehouse ARGS…` with extra environment; `output` resolves when it exits. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `gatehouse ARGS…` with extra environment (and `stdin` as its input); `output` resolves when it exits. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): CliRun {
+  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => { stdout += d; });

@@ -18,7 +18,7 @@ describe('plugins: gatehouse plugin test', () => {
   it('prints the decision for a fixture (bare request or case-shaped), with defaults filled in', async () => {
     const file = dir.write('echo.js', 'export function onRequest(r, ctx) { return { set_headers: { "x-seen": [r.method, r.host, r.path, r.query, r.client.ip, r.mode, ctx.config.tag ?? "-"].join(" ") } }; }');
     const bare = dir.write('req.json', JSON.stringify({ url: 'http://shop.test/cart?id=3', method: 'post' }));
-    expect(await run([file, '--request', bare])).to.deep.equal({ code: 0, text: JSON.stringify({ set_headers: { 'x-seen': 'POST shop.test /cart id=3 127.0.0.1 reverse -' } }, null, 2) });
+    expect(await run([file, '--request', bare, '--hook', 'onRequest'])).to.deep.equal({ code: 0, text: JSON.stringify({ set_headers: { 'x-seen': 'POST shop.test /cart id=3 127.0.0.1 reverse -' } }, null, 2) });
     const asCase = dir.write('case.json', JSON.stringify({ request: { path: '/' }, config: { tag: 't' } }));
     expect((await run([file, '--request', asCase])).text).to.contain('GET example.test / ').and.contain(' t"');
     expect((await run([file])).code).to.equal(0);
@@ -44,10 +44,32 @@ describe('plugins: gatehouse plugin test', () => {
     expect((await run([file, '--cases', join(dir.dir, 'missing')])).code).to.equal(2);
   });
 
+  it('without --hook runs every hook the plugin exports, each under its name', async () => {
+    const routeOnly = dir.write('route-only.js', 'export function route(r) { return { pool: "canary" }; }');
+    expect(await run([routeOnly])).to.deep.equal({ code: 0, text: `route:\n${JSON.stringify({ pool: 'canary' }, null, 2)}` });
+    const both = dir.write('both.js', 'export function onRequest() { return null; }\nexport function onResponse() { return { set_headers: { "x-a": "1" } }; }');
+    expect((await run([both])).text).to.equal(`onRequest:\nnull\nonResponse:\n${JSON.stringify({ set_headers: { 'x-a': '1' } }, null, 2)}`);
+    const none = dir.write('none.js', 'export const x = 1;');
+    const r = await run([none]);
+    expect(r.text).to.match(/exports none of onRequest, route, onResponse/);
+    expect(r.code).to.equal(1);
+  });
+
+  it('--help prints every option; usage errors go to the error stream', async () => {
+    const help = await run(['--help']);
+    expect(help.code).to.equal(0);
+    for (const option of ['--request', '--cases', '--hook', '--cpu-limit', '--timeout', '--memory-limit']) expect(help.text).to.include(option);
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await runPluginTest(['--frobnicate'], (l) => out.push(l), (l) => err.push(l))).to.equal(2);
+    expect(out).to.deep.equal([]);
+    expect(err.join('\n')).to.match(/^gatehouse plugin test: unknown option --frobnicate\nUsage: gatehouse plugin test FILE/);
+  });
+
   it('runs the plugin in its own process with the production limits (500ms wall time by default)', async () => {
     const file = dir.write('spin.js', 'export function onRequest(r) { if (r.path === "/spin") while (true) {} }');
     const fixture = dir.write('spin.json', JSON.stringify({ path: '/spin' }));
-    const r = await run([file, '--request', fixture]);
+    const r = await run([file, '--request', fixture, '--hook', 'onRequest']);
     expect(r.code).to.equal(1);
     expect(JSON.parse(r.text)).to.deep.equal({ error: { kind: 'timeout', message: 'onRequest ran longer than 500ms' } });
   });
@@ -55,7 +77,7 @@ describe('plugins: gatehouse plugin test', () => {
   it('a case that would kill the proxy only fails the test (the plugin runs in its own process)', async () => {
     const file = dir.write('fill.js', 'export function onRequest(r) { if (r.path === "/fill") Array(1e9).fill(0); }');
     const fixture = dir.write('fill.json', JSON.stringify({ path: '/fill' }));
-    const r = await run([file, '--request', fixture, '--timeout', '200ms']);
+    const r = await run([file, '--request', fixture, '--timeout', '200ms', '--hook', 'onRequest']);
     expect(r.code).to.equal(1);
     expect(['oom', 'timeout', 'crashed']).to.include(JSON.parse(r.text).error.kind);
   });
