@@ -270,7 +270,7 @@ export const poolShape = object({
       + 'nodes with different node_id, or anyone who wants values clients cannot compute, set one).', str(), ''),
   })),
   retries: f('Retries of idempotent requests on another upstream.', int(0, 10), 2),
-  connect_timeout: f('Time to connect to an upstream (502 after).', duration, '2s'),
+  connect_timeout: f('Time to connect to an upstream; over it the request is retried on another upstream (`retries`), else answered 504 (connection_timeout).', duration, '2s'),
   response_timeout: f('Time to wait for the response head, and between body chunks (504 after).', duration, '30s'),
   keepalive: f('Connections per upstream, busy at once and kept open (requests beyond it wait for one, see queue_timeout).', int(1), 64),
   queue_timeout: f('Longest wait for a free upstream connection; over it: 503 with Retry-After.', duration, '10s'),

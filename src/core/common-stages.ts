@@ -58,7 +58,7 @@ export const errorResponderStage: Stage = {
       if (err.kind === 'client_closed') return;
       if (err.kind === 'send_timeout') { ctx.res.destroy(); return; }
       if (ctx.res.headersSent) ctx.res.destroy();
-      else if (!ctx.res.destroyed) sendError(ctx.res, err, ctx.id, ctx.extraResponseHeaders);
+      else if (!ctx.res.destroyed) ctx.clientSink.bytes += sendError(ctx.res, err, ctx.id, ctx.extraResponseHeaders, ctx.listener.nodeId);
     }
   },
 };

@@ -1,32 +1,31 @@
 /**
  * Forward-mode policy, in Squid's order: CONNECT only to `connect_ports`, then the ACL (first match
  * wins, no match = deny), then the domain block list (HTTP and CONNECT, by host), then URL
- * patterns (HTTP only). A denial is a 403 block page naming the rule and the request id, with
- * Proxy-Status; the rule is in the access log (`rule`, `denied_by`).
+ * patterns (HTTP only). A denial is a 403 naming the rule and the request id (an HTML block page for
+ * browsers), with Proxy-Status; the rule is in the access log (`rule`, `denied_by`).
  */
 import type { RequestContext } from '../core/context.js';
+import { errorResponseParts } from '../core/error-response.js';
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
 import { targetOf, tunnelOf } from './absolute-form.js';
 import { authRequired } from './auth-stage.js';
 import { describeBlockEntry } from './block-list-loader.js';
-import { buildBlockPage } from './block-page.js';
 import type { ForwardPolicy } from './forward-policy.js';
 
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
-/** Answers the 403 block page (through the sink, so the access log counts it) and records why. */
+/** Answers 403 naming the rule and request id (HTML for browsers, text otherwise; through the sink, so the access log counts it) and records why. */
 export function answerDenied(ctx: RequestContext, by: string, rule: string, reason: string, target: string): void {
   const err = new ProxyError('denied', `${by}: ${rule}`);
   ctx.error = err;
   ctx.logFields.denied_by = by;
   ctx.logFields.rule = rule;
-  const page = buildBlockPage({ rule, requestId: ctx.id, target, reason, nodeId: ctx.listener.nodeId });
-  const headers: string[] = [];
-  for (const [n, v] of Object.entries(page.headers)) headers.push(n, v);
-  headers.push('proxy-status', `gatehouse; error=${err.proxyStatus}; details=${JSON.stringify(`${by} ${rule}`.replace(/[^\x20-\x7e]/g, '?'))}`, 'x-request-id', ctx.id);
-  ctx.sink.head(page.status, headers);
-  if (ctx.req.method !== 'HEAD') ctx.sink.data(Buffer.from(page.body));
+  const { headers, body } = errorResponseParts(err, ctx.id, {
+    accept: ctx.req.headers.accept, message: reason, facts: [['Destination', target], ['Rule', `${by}: ${rule}`]], nodeId: ctx.listener.nodeId,
+  });
+  ctx.sink.head(err.status, headers);
+  if (ctx.req.method !== 'HEAD') ctx.sink.data(body);
   ctx.sink.end();
 }
 

@@ -5,7 +5,7 @@
  * address the SSRF guard checked, or through the parent — and only once it is connected answers
  * `200 Connection Established` and relays bytes both ways. Failures before that are ordinary error
  * responses (502/504 with Proxy-Status, 403 for policy); the access-log line comes when the tunnel
- * closes, with the bytes each way.
+ * closes: `ms` is how long it was open, `bytes_up`/`bytes_down` the bytes each way, `bytes` = `bytes_down`.
  */
 import type { Socket } from 'node:net';
 import { ProxyError } from '../core/errors.js';
@@ -53,7 +53,14 @@ export function connectStage(policy: ForwardPolicy, interceptor: TlsInterceptor 
         client.write(ESTABLISHED);
         ctx.finalStatus = 200;
         ctx.logFields.intercepted = true;
-        await interceptor.run(ctx, client, head, t);
+        const [read0, written0] = [client.bytesRead, client.bytesWritten];
+        try {
+          await interceptor.run(ctx, client, head, t);
+        } finally {
+          // the TLS bytes each way; each decrypted request has its own access line
+          ctx.logFields.bytes_up = client.bytesRead - read0 + head.length;
+          ctx.logFields.bytes_down = client.bytesWritten - written0;
+        }
         return;
       }
       let upstream: Socket;
@@ -77,6 +84,7 @@ export function connectStage(policy: ForwardPolicy, interceptor: TlsInterceptor 
       const r = await relay(client, upstream, idleMs);
       ctx.logFields.bytes_up = r.up;
       ctx.logFields.bytes_down = r.down;
+      ctx.clientSink.bytes += r.down; // `bytes` is what the client was sent, here through the tunnel
       if (r.reason) ctx.logFields.tunnel_end = r.reason;
     },
   };

@@ -130,7 +130,7 @@ export class PluginResponseSink extends ForwardingSink {
   #replace(err: ProxyError): void {
     this.#replaced = true;
     this.ctx.error = err;
-    const { headers, body } = errorResponseParts(err, this.ctx.id);
+    const { headers, body } = errorResponseParts(err, this.ctx.id, { accept: this.ctx.req.headers.accept, nodeId: this.ctx.listener.nodeId });
     this.next.head(err.status, headers);
     if (this.ctx.req.method !== 'HEAD') this.next.data(body);
     this.next.end();

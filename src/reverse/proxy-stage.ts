@@ -58,14 +58,14 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
       let tried: Set<Upstream> | undefined;
-      let lastFailure: unknown;
       // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
       let pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);
       if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
+      // 503 only when nothing was available to begin with (health checks marked every upstream down)
+      let next = pinned ?? pool.pick(pick, tried);
+      if (!next) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
       for (let attempt = 0; ; attempt++) {
-        const upstream = attempt === 0 && pinned ? pinned : pool.pick(pick, tried);
-        // every upstream tried: the last one's failure says more than "none left" (nginx answers 502 too)
-        if (!upstream) throw lastFailure ?? new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
+        const upstream: Upstream = next;
         ctx.upstream = upstream;
         upstream.inflight++;
         upstream.requests++;
@@ -105,10 +105,12 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           const retryable = bodyUnread(body) && (neverReachedUpstream(code) || (idempotent && RESET.has(code)));
           if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
           (tried ??= new Set()).add(upstream);
-          lastFailure = cause;
+          next = pool.pick(pick, tried);
+          // every upstream tried: the answer names what went wrong (refused, reset…), not "no healthy upstream"
+          if (!next) throw cause;
           deps.metrics.retries.labels(pool.name).inc();
           ctx.logFields.retries = attempt + 1;
-          ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1 }, 'retrying on another upstream');
+          ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1, next: next.id }, 'retrying on another upstream');
         } finally {
           upstream.inflight--;
           if (slot) upstream.slots.release();

@@ -128,10 +128,10 @@ describe('forward proxy: block lists and URL patterns', () => {
   it('blocks exact and wildcard domains with a block page naming the rule and request id', async () => {
     const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.1'], block_domains: ['ads.example', '*.blocked.test'], connect_ports: [443, origin.port] }] }, { forwardLookup: lookup });
     try {
-      const exact = await viaProxy(portOf(p), `http://ads.example:${origin.port}/`);
+      const exact = await viaProxy(portOf(p), `http://ads.example:${origin.port}/`, { headers: { accept: 'text/html,*/*;q=0.8' } });
       expect(exact.status).to.equal(403);
       expect(exact.headers['content-type']).to.equal('text/html; charset=utf-8');
-      expect(exact.headers['proxy-status']).to.match(/^gatehouse; error=http_request_denied; details="block_list /);
+      expect(exact.headers['proxy-status']).to.match(/^gatehouse; error=http_request_denied; details="block_list: /);
       expect(exact.body).to.include('block_domains[0] (ads.example)').and.include(String(exact.headers['x-request-id']));
       const wild = await viaProxy(portOf(p), `http://a.blocked.test:${origin.port}/`);
       expect(wild.status).to.equal(403);

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { buildBlockPage, escapeHtml } from '../../../src/forward/block-page.js';
 import { compileUrlFilter, type UrlFilter } from '../../../src/forward/url-filter.js';
 import { normalisePath } from '../../../src/core/path.js';
 
@@ -50,21 +49,5 @@ describe('forward/url-filter', () => {
     expect(r.errors).to.have.length(7);
     expect(r.errors![1]).to.match(/^forward\[0\]\.url_patterns\[1\]\.url_regex: invalid regular expression/);
     expect(compileUrlFilter(undefined).filter?.size).to.equal(0);
-  });
-});
-
-describe('forward/block-page', () => {
-  it('names the rule and request id, HTML-escaped, never cached', () => {
-    const page = buildBlockPage({ rule: '<script>alert("x")</script>', requestId: 'req-1&2', target: 'evil.test', nodeId: "gh'1" });
-    expect(page.status).to.equal(403);
-    expect(page.headers['content-type']).to.equal('text/html; charset=utf-8');
-    expect(page.headers['cache-control']).to.equal('no-store');
-    expect(Number(page.headers['content-length'])).to.equal(Buffer.byteLength(page.body));
-    expect(page.body).to.include('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
-    expect(page.body).to.include('req-1&amp;2');
-    expect(page.body).to.include('evil.test');
-    expect(page.body).to.include('gh&#39;1');
-    expect(page.body).to.not.include('<script>');
-    expect(escapeHtml(`&<>"'`)).to.equal('&amp;&lt;&gt;&quot;&#39;');
   });
 });
