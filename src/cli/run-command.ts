@@ -8,14 +8,17 @@ import { createLogger, flushLogger } from '../observability/logger.js';
 import { Gateway } from '../gateway.js';
 import { startDemoOrigins } from '../demo/demo-origins.js';
 import { runtimeProblems } from './runtime-checks.js';
+import { logRoutingPluginWarnings } from './routing-plugin-check.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { runWorker } from '../cluster/worker.js';
 import { runPrimary } from '../cluster/primary.js';
+import { StopSignals } from './stop-signals.js';
 
 export async function runProxy(configFile: string, err: (line: string) => void): Promise<number> {
   // A cluster worker gets its validated config from the primary (src/cluster/).
   if (cluster.isWorker) return runWorker();
+  const signals = new StopSignals();
   let config;
   try {
     config = loadConfig(configFile);
@@ -27,7 +30,7 @@ export async function runProxy(configFile: string, err: (line: string) => void):
   // one process loads its plugins in gateway.start(), before it listens; a primary checks them for its workers
   const problems = await runtimeProblems(config, { plugins: workers > 1 });
   if (problems.length) { problems.forEach((p) => err(p)); return 1; }
-  if (workers > 1) return runPrimary(configFile, config, workers, err);
+  if (workers > 1) return runPrimary(configFile, config, workers, err, signals);
 
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id });
   let demo: Server[] = [];
@@ -36,6 +39,7 @@ export async function runProxy(configFile: string, err: (line: string) => void):
       const next = loadConfig(configFile);
       const issues = await runtimeProblems(next);
       if (issues.length) { log.error({ problems: issues }, 'reload refused: invalid config'); return issues; }
+      await logRoutingPluginWarnings(next, log);
       await gateway.reload(next);
       return [];
     } catch (e) {
@@ -44,6 +48,7 @@ export async function runProxy(configFile: string, err: (line: string) => void):
       return issues;
     }
   };
+  await logRoutingPluginWarnings(config, log);
   const gateway = new Gateway(config, log, reload);
   try {
     demo = await startDemoOrigins(config.demo_origins);
@@ -66,8 +71,7 @@ export async function runProxy(configFile: string, err: (line: string) => void):
       await flushLogger(log);
       resolve(0);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    signals.onStop((signal) => void stop(signal));
     process.on('SIGHUP', () => { log.info('SIGHUP: reloading'); void reload(); });
   });
 }

@@ -12,13 +12,17 @@ import { startDemoOrigins } from '../demo/demo-origins.js';
 import { AdminServer } from '../admin/admin-server.js';
 import type { AdminReply } from '../admin/admin-target.js';
 import { runtimeProblems } from '../cli/runtime-checks.js';
+import { logRoutingPluginWarnings } from '../cli/routing-plugin-check.js';
 import { ClusterAdminTarget } from './cluster-target.js';
 import { StartFailed, Supervisor } from './supervisor.js';
 import { defaultViaName } from '../core/via.js';
+import type { StopSignals } from '../cli/stop-signals.js';
 
 const RELOAD_TIMEOUT_MS = 30_000;
 
-export async function runPrimary(configFile: string, loaded: GatehouseConfig, count: number, err: (line: string) => void): Promise<number> {
+export async function runPrimary(
+  configFile: string, loaded: GatehouseConfig, count: number, err: (line: string) => void, signals: StopSignals,
+): Promise<number> {
   // one Via name for every worker, so a loop through any of them is seen at once
   const config = loaded.via_name ? loaded : { ...loaded, via_name: defaultViaName(loaded.node_id) };
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id, shared: true });
@@ -26,6 +30,7 @@ export async function runPrimary(configFile: string, loaded: GatehouseConfig, co
   const reload = (): Promise<AdminReply> => supervisor.exclusive(() => reloadWorkers(configFile, supervisor, log));
   const admin = config.admin.listen ? new AdminServer(config.admin, new ClusterAdminTarget(supervisor, reload)) : undefined;
   let demo: Server[] = [];
+  await logRoutingPluginWarnings(config, log);
   try {
     demo = await startDemoOrigins(config.demo_origins);
     await admin?.start();
@@ -52,8 +57,7 @@ export async function runPrimary(configFile: string, loaded: GatehouseConfig, co
       await flushLogger(log);
       resolve(0);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    signals.onStop((signal) => void stop(signal));
     process.on('SIGHUP', () => { log.info('SIGHUP: reloading'); void reload(); });
   });
 }
@@ -73,6 +77,7 @@ async function reloadWorkers(configFile: string, supervisor: Supervisor, log: Lo
     log.error({ problems }, 'reload refused: invalid config');
     return [422, { reloaded: false, problems }];
   }
+  await logRoutingPluginWarnings(next, log);
   const old = supervisor.config;
   if (next.workers !== old.workers) log.warn({ from: old.workers, to: next.workers }, 'workers: a new count takes effect on restart');
   if (next.admin.listen !== old.admin.listen || next.demo_origins.join() !== old.demo_origins.join()) {

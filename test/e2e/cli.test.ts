@@ -87,6 +87,14 @@ describe('gatehouse command line', function () {
     expect(warnings).to.include('warning: reverse[0].routes[0].plugins[0]: for the request of canary.cases/opt-in-cookie.json, route() names pool "canary", which is not in pools; such requests fall back to the route\'s pool');
     expect(warnings).to.include('warning: reverse[0].routes[0].plugins[1]: options name pool "internl", which is not in pools (did you mean "internal"?)');
     expect(warnings.every((w) => w.startsWith('warning: '))).to.equal(true);
+    // the proxy starts with that config, and says the same in its log
+    const proxy = run(['--config', file]);
+    let stdout = '';
+    proxy.child.stdout!.on('data', (d) => { stdout += d; });
+    for (let i = 0; i < 200 && !stdout.includes('gatehouse started'); i++) await new Promise((r) => setTimeout(r, 50));
+    proxy.child.kill('SIGTERM');
+    expect((await proxy.output).code).to.equal(0);
+    expect(stdout).to.include('"msg":"routing plugin names a pool not in the config"').and.include('options name pool \\"internl\\"');
   });
 
   it('--version, --help with every option, and usage errors on stderr naming the wrong word', async () => {
