@@ -3,6 +3,7 @@
  * the pool's balancer on the client address, and bytes are piped both ways with backpressure. A refused
  * or timed-out connect is tried on another upstream, up to the pool's `retries`.
  */
+import { toProxyError } from '../core/errors.js';
 import { peerAddress } from '../core/client-address.js';
 import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -84,6 +85,7 @@ export class TcpProxyListener {
     let tried: Set<Upstream> | undefined;
     let upstream: Upstream | undefined;
     let socket: Socket | undefined;
+    let lastError: unknown;
     for (let attempt = 0; attempt <= pool.config.retries; attempt++) {
       upstream = pool.pick({ clientIp: peer }, tried);
       if (!upstream) break;
@@ -95,6 +97,7 @@ export class TcpProxyListener {
       } catch (err) {
         upstream.inflight--;
         upstream.failures++;
+        lastError = err;
         this.deps.onResult?.(pool, upstream, err);
         (tried ??= new Set()).add(upstream);
         this.#log.info({ upstream: upstream.id, code: (err as NodeJS.ErrnoException).code, attempt: attempt + 1 }, 'tcp connect failed');
@@ -103,7 +106,8 @@ export class TcpProxyListener {
     }
     if (!socket || !upstream) {
       client.destroy();
-      logLine({ error: 'no_healthy_upstream', tried: tried?.size ?? 0 });
+      // what went wrong with the last upstream tried (refused, timed out); no_healthy_upstream when none was available
+      logLine({ error: lastError === undefined ? 'no_healthy_upstream' : toProxyError(lastError).proxyStatus, tried: tried?.size ?? 0 });
       return;
     }
     const up: Upstream = upstream;

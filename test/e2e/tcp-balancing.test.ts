@@ -136,7 +136,7 @@ describe('e2e: TCP (layer 4) balancing', function () {
     expect(await roundTrip(tcpPort(), 'x')).to.equal('');
     expect(Date.now() - t0).to.be.below(500);
     await waitFor(() => access().length === 1, 1000);
-    expect(access()[0]).to.include({ error: 'no_healthy_upstream', tried: 1 });
+    expect(access()[0]).to.include({ error: 'connection_refused', tried: 1 });
   });
 
   it('closes connections over max_connections', async () => {
