@@ -169,6 +169,14 @@ describe('forward proxy: TLS interception', () => {
       expect(blocked.body).to.include('block_urls[0]');
       const inner = p.logs.find((l) => l.msg === 'access' && l.path === '/inside');
       expect(inner).to.include({ status: 200, upstream: `https://127.0.0.1:${origin.port}` });
+      // the tunnel itself: one line when it closed, with the TLS bytes each way
+      let tunnel: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && !tunnel; i++, await new Promise((done) => setTimeout(done, 20))) {
+        tunnel = p.logs.find((l) => l.msg === 'access' && l.method === 'CONNECT');
+      }
+      expect(tunnel).to.include({ status: 200, intercepted: true });
+      expect(tunnel!.bytes_up).to.be.above(100);
+      expect(tunnel!.bytes_down).to.be.above(500); // at least the minted certificate
     } finally { await p.close(); await origin.close(); }
   });
 
