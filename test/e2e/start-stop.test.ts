@@ -6,9 +6,9 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { freePort, listening } from '../helpers/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,8 +20,8 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 15000):
 
 interface Started { child: ChildProcess; exit: Promise<{ code: number | null; signal: string | null }>; output: () => string }
 
-function start(command: string, args: string[], config: string): Started {
-  const child = spawn(command, args, { env: { ...process.env, GATEHOUSE_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(command: string, args: string[], config: string, env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(command, args, { env: { ...process.env, GATEHOUSE_CONFIG: config, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
@@ -88,6 +88,18 @@ describe('starting and stopping through npm and the bin', function () {
     // npm passes the signal to its `sh -c`, which dies of it; the proxy sees its parent go and drains.
     const result = await startThenSignal('npx', ['--no', 'gatehouse'], 'SIGTERM');
     expect(result.code === 0 || result.signal === 'SIGTERM' || result.code === 143, result.output).to.equal(true);
+  });
+
+  it('`npx gatehouse` prints no engine warning from npm (engines names the Node that runs npm)', async () => {
+    // as from a user's shell: npm runs on the system's Node, not the project's (npm scripts put it first on PATH)
+    const userPath = (process.env.PATH ?? '').split(delimiter).filter((d) => !d.includes('node_modules')).join(delimiter);
+    // a first run (empty npx cache) is when npm checks engines; offline: the package is this directory
+    const cache = mkdtempSync(join(tmpdir(), 'gh-npx-cache-'));
+    const run = start('npx', ['--offline', '--yes', '--', 'gatehouse', '--version'], config, { PATH: userPath, npm_config_cache: cache });
+    expect(await run.exit).to.deep.equal({ code: 0, signal: null });
+    expect(run.output()).to.not.include('EBADENGINE');
+    expect(run.output().trim()).to.equal(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    rmSync(cache, { recursive: true, force: true });
   });
 
   it('an old Node gets one line naming the Node needed, the one found and how to run the project\'s own', async function () {
