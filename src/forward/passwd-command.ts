@@ -15,20 +15,25 @@ export const PASSWD_USAGE = 'Usage: gatehouse passwd FILE USER [--password-stdin
 
 class UsageError extends Error {}
 
-/** Reads one line from a terminal without showing it. */
-async function promptHidden(question: string): Promise<string> {
-  process.stderr.write(question);
+/** Asks each question on the terminal and reads the answers without showing what is typed. */
+async function promptHidden(questions: string[]): Promise<string[]> {
   const muted = new Writable({ write: (_c, _e, done) => done() });
   const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  const answers: string[] = [];
   try {
-    return await new Promise<string>((resolve, reject) => {
-      rl.once('line', resolve);
-      rl.once('SIGINT', () => reject(new Error('cancelled')));
-      rl.once('close', () => reject(new Error('cancelled')));
-    });
+    for (const question of questions) {
+      process.stderr.write(question);
+      answers.push(await new Promise<string>((resolve, reject) => {
+        const cancel = () => reject(new Error('cancelled'));
+        rl.once('SIGINT', cancel);
+        rl.once('close', cancel);
+        rl.once('line', (line) => { rl.off('SIGINT', cancel); rl.off('close', cancel); resolve(line); });
+      }));
+      process.stderr.write('\n');
+    }
+    return answers;
   } finally {
     rl.close();
-    process.stderr.write('\n');
   }
 }
 
@@ -44,10 +49,9 @@ async function firstLineOfStdin(): Promise<string> {
 async function readPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin) return firstLineOfStdin();
   if (!process.stdin.isTTY) throw new UsageError('no terminal to ask for the password on; pipe it in with --password-stdin');
-  const first = await promptHidden('New password: ');
-  const again = await promptHidden('Re-type new password: ');
+  const [first, again] = await promptHidden(['New password: ', 'Re-type new password: ']);
   if (first !== again) throw new Error('the passwords do not match');
-  return first;
+  return first!;
 }
 
 /** The file's lines with USER's entry set to `hash` (replaced in place, or appended). */

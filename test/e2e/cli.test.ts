@@ -5,6 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { spawn, spawnSync } from 'node:child_process';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
 import { freePort, listening, runCli } from '../helpers/cli.js';
 
@@ -137,6 +138,27 @@ describe('gatehouse command line', function () {
     const noTerminal = await run(['passwd', users, 'carol']).output;
     expect(noTerminal.code).to.equal(2);
     expect(noTerminal.stderr).to.include('--password-stdin');
+  });
+
+  it('passwd asks twice on a terminal without showing the password', async function () {
+    this.timeout(60000);
+    // a pseudo-terminal through util-linux `script`, answering each prompt once it is shown
+    if (spawnSync('script', ['--version']).status !== 0) return this.skip();
+    const users = join(dir, 'tty-users');
+    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'passwd', users, 'dora'].map((a) => `'${a}'`).join(' ');
+    const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let shown = '';
+    tty.stdout!.on('data', (d) => { shown += d; });
+    const waitFor = async (text: string) => { for (let i = 0; i < 300 && !shown.includes(text); i++) await new Promise((r) => setTimeout(r, 50)); };
+    await waitFor('New password: ');
+    tty.stdin!.write('hidden-pw\r');
+    await waitFor('Re-type new password: ');
+    tty.stdin!.write('hidden-pw\r');
+    await waitFor('(bcrypt)');
+    tty.stdin!.end();
+    if (tty.exitCode === null) await once(tty, 'exit');
+    expect(shown).to.include(`added dora in ${users} (bcrypt)`).and.not.include('hidden-pw');
+    expect((await verifyPassword('hidden-pw', readFileSync(users, 'utf8').trim().slice('dora:'.length))).ok).to.equal(true);
   });
 
   it('exits 2 on bad usage', async () => {
