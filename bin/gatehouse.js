@@ -12,15 +12,8 @@ if (problem) {
   process.exit(1);
 }
 
-if (!process.execArgv.includes('--no-node-snapshot')) {
-  // isolated-vm cannot run in a process started from Node's start-up snapshot, and the flag cannot be
-  // turned on later: run the CLI in a child that has it, pass signals on, and exit with its status.
-  const { relaunchWithoutSnapshot } = await import('./relaunch.js');
-  relaunchWithoutSnapshot();
-} else {
-  if (process.env.npm_lifecycle_event !== undefined && process.env.NODE_UNIQUE_ID === undefined) {
-    const { stopWhenParentShellDies } = await import('./parent-watch.js');
-    stopWhenParentShellDies();
-  }
-  await import('../dist/cli/main.js');
+if (process.env.npm_lifecycle_event !== undefined && process.env.NODE_UNIQUE_ID === undefined) {
+  const { stopWhenParentShellDies } = await import('./parent-watch.js');
+  stopWhenParentShellDies();
 }
+await import('../dist/cli/main.js');

@@ -78,7 +78,7 @@ describe('starting and stopping through npm and the bin', function () {
     expect(result.output).to.include('"msg":"stopped"');
   });
 
-  it('SIGTERM to the bin run by a plain `node` (no --no-node-snapshot) reaches the proxy it relaunched; exit 0', async () => {
+  it('SIGTERM to `node bin/gatehouse.js` drains the proxy and exits 0', async () => {
     const result = await startThenSignal(process.execPath, [join('bin', 'gatehouse.js')], 'SIGTERM');
     expect(result, result.output).to.include({ code: 0, signal: null });
     expect(result.output).to.include('"msg":"stopped"');
