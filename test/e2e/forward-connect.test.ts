@@ -139,7 +139,8 @@ describe('forward proxy: CONNECT', () => {
       const { socket } = await openTunnel(portOf(p), `127.0.0.1:${port}`);
       const t0 = Date.now();
       await once(socket.resume(), 'close');
-      expect(Date.now() - t0).to.be.within(150, 2000);
+      // not before the idle timeout; the upper bound only says it does end (a loaded machine is slow)
+      expect(Date.now() - t0).to.be.within(150, 10_000);
       await new Promise((r) => setTimeout(r, 20));
       expect(p.logs.find((l) => l.method === 'CONNECT')).to.include({ tunnel_end: 'idle_timeout' });
     } finally { await p.close(); quiet.close(); }

@@ -77,9 +77,7 @@ describe('forward/htpasswd', () => {
     const users = await HtpasswdFile.open(file, { watch: false, cacheTtlMs: 60_000, now: () => now });
     try {
       expect(await users.verify('carol', 's3cret')).to.deep.equal({ ok: true, cached: false });
-      const t0 = performance.now();
-      expect(await users.verify('carol', 's3cret')).to.deep.equal({ ok: true, cached: true });
-      expect(performance.now() - t0).to.be.below(5); // no bcrypt on the cached path
+      expect(await users.verify('carol', 's3cret')).to.deep.equal({ ok: true, cached: true }); // no bcrypt on the cached path
       expect(await users.verify('carol', 'S3cret')).to.deep.equal({ ok: false, reason: 'bad_password' });
       now += 61_000;
       expect(await users.verify('carol', 's3cret')).to.deep.equal({ ok: true, cached: false });
