@@ -43,7 +43,7 @@ function startServer(kind: string, port: number, origin?: string): ChildProcess 
 function startGatehouse(config: string): ChildProcess {
   const file = join(work, `gatehouse-${children.length}.yaml`);
   writeFileSync(file, config);
-  const child = spawn(process.execPath, ['--no-node-snapshot', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=8', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   return child;
 }
