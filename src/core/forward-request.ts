@@ -59,10 +59,7 @@ class StreamHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#abortReason) { controller.abort(this.#abortReason); return; }
-    // The client left before the request went upstream (while a plugin or the cache decided): its
-    // 'close' has fired already, so nothing else would abort this request and free the connection.
-    if (this.ctx.res.destroyed && !this.ctx.res.writableFinished) controller.abort(new ProxyError('client_closed'));
+    if (this.#abortReason) controller.abort(this.#abortReason);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>, statusText?: string): void {
