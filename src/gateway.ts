@@ -18,6 +18,11 @@ import { PluginHost } from './plugins/plugin-host.js';
 import { ForwardProxyListener } from './forward/forward-listener.js';
 import type { LookupAll } from './forward/ssrf-guard.js';
 import { defaultViaName } from './core/via.js';
+import { SharedState } from './shared/shared-state.js';
+import { SharedRateLimiter } from './shared/shared-rate-limit.js';
+import { sharedStickyStore } from './shared/shared-sticky.js';
+import { Fleet, type PoolChange } from './shared/fleet.js';
+import { originOf } from './core/origin.js';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
@@ -67,6 +72,11 @@ export class Gateway {
   readonly cache: HttpCache;
   /** The one plugin registry; start() loads every configured plugin (throws PluginConfigError). */
   readonly plugins: PluginHost;
+  /** Set with `shared.redis`: what this instance shares with the others of its fleet. */
+  readonly fleet?: Fleet;
+  readonly #rateLimiter?: SharedRateLimiter;
+  /** Pool changes made at run time (admin API, or other instances), by "pool origin"; a reload drops them. */
+  readonly #runtimeChanges = new Map<string, PoolChange>();
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
@@ -76,6 +86,11 @@ export class Gateway {
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
     this.plugins = new PluginHost(config, log, this.metrics.registry);
+    if (config.shared.redis) {
+      const state = new SharedState(config.shared, log, this.metrics.registry);
+      this.#rateLimiter = new SharedRateLimiter(state);
+      this.fleet = new Fleet(state, this);
+    }
     this.#pools = this.#buildPools(config);
     this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
     this.#tcp = config.tcp.map((l, i) => this.#newTcp(l, i));
@@ -92,7 +107,7 @@ export class Gateway {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
-      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools),
+      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), sharedBuckets: this.#rateLimiter,
     });
   }
 
@@ -107,16 +122,19 @@ export class Gateway {
     return new ForwardProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName, isTrusted: (ip) => this.#isTrusted(ip),
       cache: this.cache, pluginsFor: (entries) => this.plugins.stageFor(entries), lookup: this.options.forwardLookup,
+      sharedBuckets: this.#rateLimiter,
     });
   }
 
   /** New pools for a config, keeping existing Upstream objects (and their connections) by origin. */
   #buildPools(config: GatehouseConfig): Map<string, UpstreamPool> {
     const pools = new Map<string, UpstreamPool>();
+    const state = this.fleet?.state;
+    const stickyStores = state && ((pool: string) => sharedStickyStore(state, pool));
     for (const [name, pc] of Object.entries(config.pools)) {
       const old = this.#pools.get(name);
       const reuse = new Map<string, Upstream>(old?.upstreams.map((u) => [u.id, u]) ?? []);
-      pools.set(name, new UpstreamPool(name, pc, reuse, config.node_id));
+      pools.set(name, new UpstreamPool(name, pc, reuse, config.node_id, stickyStores));
     }
     return pools;
   }
@@ -128,6 +146,8 @@ export class Gateway {
       this.plugins.close();
       throw e;
     }
+    // before the listeners, so the first requests already see the fleet's state (or after a short wait, local state)
+    await this.fleet?.state.start();
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
       for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
@@ -137,6 +157,7 @@ export class Gateway {
     } catch (e) {
       await Promise.all(started.map((s) => s.stop(0)));
       this.plugins.close();
+      await this.fleet?.state.stop();
       throw e;
     }
     this.#health.reconcile(this.#pools);
@@ -163,6 +184,10 @@ export class Gateway {
   async reload(config: GatehouseConfig): Promise<void> {
     // first, so a plugin that does not load refuses the reload before anything changed
     await this.plugins.prepareReload(config);
+    if (JSON.stringify(config.shared) !== JSON.stringify(this.#config.shared)) {
+      this.log.warn('shared.* changed: it takes effect on restart; this reload keeps the current link');
+    }
+    this.#dropRuntimeChanges();
     const oldPools = this.#pools;
     this.#pools = this.#buildPools(config);
     this.#config = config;
@@ -198,13 +223,38 @@ export class Gateway {
     await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.plugins.close();
+    await this.fleet?.state.stop();
     this.log.info('stopped');
+  }
+
+  /** See FleetMember: remembers a run-time pool change; an `add` later re-weighted stays an `add`. */
+  noteRuntimeChange(change: PoolChange): PoolChange {
+    const key = `${change.pool} ${originOf(change.url)}`;
+    const prev = this.#runtimeChanges.get(key);
+    const merged = prev?.op === 'add' && change.op === 'weight' ? { ...prev, weight: change.weight } : { ...change };
+    this.#runtimeChanges.set(key, merged);
+    return merged;
+  }
+
+  /** A pool change made through this instance's admin API: recorded, and told to the fleet. */
+  poolChanged(change: PoolChange): void {
+    if (this.fleet) this.fleet.announce(change); else this.noteRuntimeChange(change);
+  }
+
+  /** A reload applies the file: run-time pool changes are dropped, and said so (as HAProxy's runtime API does). */
+  #dropRuntimeChanges(): void {
+    if (this.#runtimeChanges.size === 0) return;
+    const dropped = [...this.#runtimeChanges.values()];
+    this.#runtimeChanges.clear();
+    this.log.warn({ dropped }, 'reload applies the config file: run-time pool changes dropped');
+    void this.fleet?.forgetChanges();
   }
 
   /** The JSON of GET /status. */
   status(): Record<string, unknown> {
     return {
       node_id: this.#config.node_id,
+      shared: this.fleet ? { redis: this.fleet.state.up ? 'up' : 'down', key_prefix: this.#config.shared.key_prefix } : undefined,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       cache: this.cache.stats(),
       forward: this.#forward.map((f) => ({

@@ -30,6 +30,7 @@ export class GatewayAdminTarget implements AdminTarget {
     try {
       const u = pool.add(target, weight as number);
       this.#gateway.log.info({ pool: name, upstream: u.id, weight }, 'upstream added');
+      this.#gateway.poolChanged({ op: 'add', pool: name, url: target, weight: weight as number });
       return [201, { pool: name, url: u.id, weight }];
     } catch (e) {
       return [409, { error: (e as Error).message }];
@@ -50,6 +51,7 @@ export class GatewayAdminTarget implements AdminTarget {
     const from = u.configuredWeight;
     u.configuredWeight = weight as number;
     this.#gateway.log.info({ pool: name, upstream: origin, from, to: weight }, 'upstream weight changed');
+    this.#gateway.poolChanged({ op: 'weight', pool: name, url: origin, weight: weight as number });
     return [200, { pool: name, url: origin, weight }];
   }
 
@@ -75,7 +77,9 @@ export class GatewayAdminTarget implements AdminTarget {
     if (!target) return [400, { error: 'url: query parameter is required' }];
     let origin: string;
     try { origin = originOf(target); } catch { return [400, { error: 'url: not a URL' }]; }
+    if (!pool.find(origin)) return [404, { error: `no upstream ${origin} in pool "${name}"` }];
     this.#gateway.log.info({ pool: name, upstream: origin }, 'upstream draining');
+    this.#gateway.poolChanged({ op: 'remove', pool: name, url: origin });
     const removed = await pool.drain(origin);
     if (!removed) return [404, { error: `no upstream ${origin} in pool "${name}"` }];
     this.#gateway.log.info({ pool: name, upstream: origin }, 'upstream removed');

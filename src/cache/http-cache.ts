@@ -57,14 +57,21 @@ export class HttpCache {
 
   countLookup(result: LookupResult): void { this.onLookup?.(result); }
 
-  /** Removes every variant stored for an absolute URI; returns how many. */
-  purgeUrl(url: string): number {
+  /** Told about every explicit purge (PURGE, admin API) so other instances can repeat it; not about remote ones. */
+  onPurge?: (purge: { url: string } | { prefix: string }) => void;
+
+  /** Removes every variant stored for an absolute URI; returns how many. `remote`: a purge another instance announced. */
+  purgeUrl(url: string, remote = false): number {
     const uri = normaliseUri(url);
+    if (!remote) this.onPurge?.({ url });
     return uri === undefined ? 0 : this.#store.delete(uri);
   }
 
   /** Removes every variant whose URI starts with a prefix (absolute, or a path on any host). */
-  purgePrefix(prefix: string): number { return this.#store.purgePrefix(prefix); }
+  purgePrefix(prefix: string, remote = false): number {
+    if (!remote) this.onPurge?.({ prefix });
+    return this.#store.purgePrefix(prefix);
+  }
 
   stats(): StoreStats & { inflight: number } {
     return { ...this.#store.stats(), inflight: this.coalescer.size };

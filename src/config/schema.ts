@@ -32,6 +32,15 @@ convict.addFormat({
   },
   coerce: (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean),
 });
+convict.addFormat({
+  name: 'redis-url',
+  validate: (v: unknown) => {
+    if (v === '') return;
+    if (typeof v !== 'string' || !/^rediss?:\/\/[^/]/.test(v)) throw new Error('must be a redis:// or rediss:// URL, or empty');
+    try { new URL(v); } catch { throw new Error('must be a redis:// or rediss:// URL, or empty'); }
+  },
+  coerce: (v: string) => v,
+});
 convict.addFormat({ name: 'listen', validate: (v: unknown) => { conformOrThrow(v, listen, '', []); }, coerce: (v: string) => v });
 function conformOrThrow(v: unknown, shape: Shape, path: string, problems: string[]) {
   conform(v, shape, path, problems);
@@ -81,6 +90,19 @@ export const topSchema = {
     max_size: { doc: 'Bytes held by the cache (bodies and headers).', format: 'size', default: '256MB' },
     max_object_size: { doc: 'Largest response stored; larger ones stream through uncached.', format: 'size', default: '8MB' },
     stale_grace: { doc: 'How long a stale response may be served when the upstream fails, beyond stale-if-error.', format: 'duration', default: '0s' },
+  },
+  shared: {
+    redis: {
+      doc: 'redis:// or rediss:// (TLS) URL of the Redis a fleet of instances shares, with user:password@ for AUTH; it makes rate limits, '
+        + 'ip sticky tables, cache purges and admin pool changes fleet-wide (docs/fleet.md). Empty = each instance keeps its own.',
+      format: 'redis-url', default: '', sensitive: true,
+    },
+    key_prefix: { doc: 'Prefix of every key and channel in Redis: one per fleet, so fleets can share a Redis.', format: String, default: 'gatehouse:' },
+    timeout: {
+      doc: 'Longest a request waits on Redis (rate limit, sticky lookup); past it, or while Redis is down, the instance decides on its own state.',
+      format: 'duration', default: '25ms',
+    },
+    tls_ca: { doc: 'CA certificates (PEM file) trusted for a rediss:// server instead of the system roots; empty = system roots.', format: String, default: '' },
   },
   plugins: {
     dir: { doc: 'Directory plugin file names are relative to.', format: String, default: 'plugins' },
@@ -185,6 +207,8 @@ export const forwardShape = object({
   connect_idle_timeout: f('Idle time after which a CONNECT tunnel is closed.', duration, '5m'),
   connect_timeout: f('Time to open a TCP connection to a destination or the parent; over it: 504.', duration, '10s'),
   plugins: f('Filter plugins, in order.', array(pluginEntry), []),
+  trace_context: f('W3C Trace Context on plain HTTP requests, as on reverse listeners; off because traceparent would tell '
+    + 'third-party destinations the trace ids of internal requests.', bool, false),
   limits: f('Overrides of the top-level limits.', limitsOverride, {}),
 });
 
@@ -225,6 +249,8 @@ export const reverseShape = object({
     escaped_slashes: f('What to do with %2F and %5C in a path: keep them as sent, reject the request (400), or decode them to `/`.', str({ oneOf: ['keep', 'reject', 'decode'] }), 'keep'),
   }), {}),
   strip_request_headers: stripRequestHeaders,
+  trace_context: f('W3C Trace Context: pass traceparent (with this hop as parent) and tracestate upstream, start a trace '
+    + 'when the request has none (its id is the request id when that is a UUID), and log trace_id in the access line.', bool, true),
   limits: f('Overrides of the top-level limits.', limitsOverride, {}),
 });
 

@@ -45,6 +45,7 @@ export interface ForwardListener {
   connect_idle_timeout: number;
   connect_timeout: number;
   plugins: PluginEntry[];
+  trace_context: boolean;
   limits: Limits;
 }
 
@@ -68,6 +69,7 @@ export interface ReverseListener {
   purge_acl: string[];
   paths: { merge_slashes: boolean; escaped_slashes: 'keep' | 'reject' | 'decode' };
   strip_request_headers: string[];
+  trace_context: boolean;
   limits: Limits;
 }
 
@@ -104,6 +106,7 @@ export interface GatehouseConfig {
   admin: { listen: string; token: string };
   limits: Limits;
   cache: { max_size: number; max_object_size: number; stale_grace: number };
+  shared: { redis: string; key_prefix: string; timeout: number; tls_ca: string };
   plugins: { dir: string; memory_limit: number; cpu_limit: number; timeout: number; isolation: 'process'; watch: boolean };
   forward: ForwardListener[];
   reverse: ReverseListener[];

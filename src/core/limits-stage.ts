@@ -45,8 +45,18 @@ export function limitedBody(req: IncomingMessage, maxBytes: number, maxTrailers:
 
 const ignore = (): void => {};
 
-/** Token bucket per client IP: `perSecond` requests per second, bursts up to the same number. */
-export function rateLimitStage(limits: Limits): Stage | undefined {
+/** Fleet-wide buckets (shared.redis) and the name that keys this listener's buckets in them. */
+export interface SharedBuckets {
+  limiter: { take(key: string, rate: number): Promise<boolean | undefined> };
+  scope: string;
+}
+
+/**
+ * Token bucket per client IP: `perSecond` requests per second, bursts up to the same number. With `shared`
+ * the bucket lives in Redis and holds across the fleet; when Redis does not answer within its budget the
+ * request is judged by this process's own bucket (fail open to local limits, like Envoy's global rate limit).
+ */
+export function rateLimitStage(limits: Limits, shared?: SharedBuckets): Stage | undefined {
   const rate = limits.rate.per_ip;
   if (rate <= 0) return undefined;
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -56,16 +66,32 @@ export function rateLimitStage(limits: Limits): Stage | undefined {
     for (const [ip, b] of buckets) if (b.at < old) buckets.delete(ip);
   }, 30_000);
   sweep.unref();
+  const takeLocal = (ip: string): boolean => {
+    const now = performance.now();
+    let b = buckets.get(ip);
+    if (!b) buckets.set(ip, (b = { tokens: rate, at: now }));
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
+  const refuse = () => new ProxyError('rate_limited', `over ${rate} requests per second`);
+  if (shared) {
+    const prefix = `${shared.scope}:`;
+    return {
+      name: 'rate-limit',
+      async handle(ctx, next) {
+        const taken = await shared.limiter.take(prefix + ctx.clientIp, rate);
+        if (!(taken ?? takeLocal(ctx.clientIp))) throw refuse();
+        return next();
+      },
+    };
+  }
   return {
     name: 'rate-limit',
     handle(ctx, next) {
-      const now = performance.now();
-      let b = buckets.get(ctx.clientIp);
-      if (!b) buckets.set(ctx.clientIp, (b = { tokens: rate, at: now }));
-      b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);
-      b.at = now;
-      if (b.tokens < 1) throw new ProxyError('rate_limited', `over ${rate} requests per second`);
-      b.tokens -= 1;
+      if (!takeLocal(ctx.clientIp)) throw refuse();
       return next();
     },
   };

@@ -9,7 +9,8 @@ import { RequestContext, listenerInfo, type ListenerInfo } from '../core/context
 import { HttpListener, refuse, versionError } from '../core/http-listener.js';
 import { loopStage } from '../core/via.js';
 import { peerAddress } from '../core/client-address.js';
-import { rateLimitStage } from '../core/limits-stage.js';
+import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
+import { traceContextStage } from '../observability/trace-context.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { requestIdFor } from '../core/request-id.js';
 import { cacheStage } from '../cache/cache-stage.js';
@@ -39,6 +40,8 @@ export interface ForwardDeps {
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
   /** Resolver for the SSRF guard; tests inject a stub (DNS rebinding), production uses dns.lookup. */
   lookup?: LookupAll;
+  /** Fleet-wide rate-limit buckets (shared.redis); undefined: per process. */
+  sharedBuckets?: SharedBuckets['limiter'];
 }
 
 export class ForwardProxyListener {
@@ -54,6 +57,10 @@ export class ForwardProxyListener {
   #policy?: ForwardPolicy;
   #pipeline: Pipeline = () => Promise.reject(new Error('forward listener not loaded'));
   #connectPipeline: Pipeline = this.#pipeline;
+
+  #shared(): SharedBuckets | undefined {
+    return this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name };
+  }
 
   constructor(config: ForwardListenerConfig, index: number, private readonly deps: ForwardDeps) {
     this.name = `forward[${index}]`;
@@ -106,7 +113,8 @@ export class ForwardProxyListener {
   #build(policy: ForwardPolicy): void {
     const cfg = policy.cfg;
     const plugins = cfg.plugins.length ? this.deps.pluginsFor?.(cfg.plugins) : undefined;
-    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, loopStage(this.#info.viaName), rateLimitStage(cfg.limits)];
+    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, loopStage(this.#info.viaName),
+      cfg.trace_context ? traceContextStage : undefined, rateLimitStage(cfg.limits, this.#shared())];
     const policyStages = [authStage(policy, this.deps.metrics), accessControlStage(policy), plugins];
     const interceptor = policy.interceptCa ? new TlsInterceptor(policy.interceptCa, this.#inner) : undefined;
     this.#pipeline = compose([

@@ -3,13 +3,15 @@ import { createHmac } from 'node:crypto';
 import type { Balancer } from './balancers/balancer.js';
 import { createBalancer } from './balancers/factory.js';
 import { CookieSticky, CookieStickyBalancer } from './sticky/cookie-sticky.js';
-import { IpStickyBalancer } from './sticky/ip-sticky.js';
+import { IpStickyBalancer, type StickyStore } from './sticky/ip-sticky.js';
 import type { PoolConfig } from '../config/types.js';
 
 export interface PoolBalancer {
   balancer: Balancer;
   /** Set in cookie mode: signs the cookie the proxy stage sends with each response. */
   sticky?: CookieSticky;
+  /** Set in ip mode. */
+  ipSticky?: IpStickyBalancer;
 }
 
 /**
@@ -22,11 +24,14 @@ export function stickySecret(cfg: PoolConfig, poolName: string, nodeId: string):
   return createHmac('sha256', `gatehouse-sticky-key\0${nodeId}`).update(poolName).digest('base64url');
 }
 
-export function createPoolBalancer(cfg: PoolConfig, poolName = '', nodeId = ''): PoolBalancer {
+export function createPoolBalancer(cfg: PoolConfig, poolName = '', nodeId = '', stickyStore?: StickyStore): PoolBalancer {
   const base = createBalancer(cfg.balance, { hashKey: cfg.hash_key });
   const sticky = cfg.sticky;
   if (!sticky) return { balancer: base };
-  if (sticky.mode === 'ip') return { balancer: new IpStickyBalancer(base) };
+  if (sticky.mode === 'ip') {
+    const ipSticky = new IpStickyBalancer(base, { store: stickyStore });
+    return { balancer: ipSticky, ipSticky };
+  }
   const signer = new CookieSticky({
     secret: stickySecret(cfg, poolName, nodeId), cookie: sticky.cookie,
     secure: sticky.secure, http_only: sticky.http_only, same_site: sticky.same_site,

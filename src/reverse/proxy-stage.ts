@@ -57,6 +57,9 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       const idempotent = IDEMPOTENT.has(method);
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
+      // shared ip-sticky pools: learn the fleet's pin for this client first (bounded by shared.timeout)
+      const prepared = pool.prepare(pick.clientIp);
+      if (prepared) await prepared;
       let tried: Set<Upstream> | undefined;
       // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
       let pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);

@@ -5,13 +5,14 @@ import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener } from '../core/http-listener.js';
 import { loopStage } from '../core/via.js';
-import { rateLimitStage } from '../core/limits-stage.js';
+import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { cacheStage } from '../cache/cache-stage.js';
 import type { HttpCache } from '../cache/http-cache.js';
 import { cidrMatcher } from '../core/cidr-matcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
+import { traceContextStage } from '../observability/trace-context.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
 import { respondStage } from './respond-stage.js';
 import { RouteTable, type CompiledRoute } from './route-table.js';
@@ -34,6 +35,8 @@ export interface ReverseDeps {
   extraStages?: { beforeRoute?: Stage[]; afterRoute?: Stage[] };
   /** The stage running a route's plugins (undefined: none). */
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
+  /** Fleet-wide rate-limit buckets (shared.redis); undefined: per process. */
+  sharedBuckets?: SharedBuckets['limiter'];
 }
 
 /** Runs the matched route's own plugin stage, if it has one. */
@@ -100,8 +103,9 @@ export class ReverseProxyListener {
       accessLogStage(this.deps.metrics),
       errorResponderStage,
       loopStage(this.#info.viaName),
+      cfg.trace_context ? traceContextStage : undefined,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
-      rateLimitStage(cfg.limits),
+      rateLimitStage(cfg.limits, this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name }),
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
       ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),

@@ -4,6 +4,7 @@ import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
 import { Upstream } from './upstream.js';
 import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
+import type { StickyStore } from './sticky/ip-sticky.js';
 
 export class UpstreamPool {
   #upstreams: readonly Upstream[];
@@ -11,13 +12,20 @@ export class UpstreamPool {
   /** Told after every run-time membership change (health checks follow the pool). */
   onMembershipChange?: (pool: UpstreamPool) => void;
 
-  constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '') {
+  /** `stickyStores`: the fleet's ip-sticky table for a pool name (shared.redis); undefined: per process. */
+  constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '',
+    stickyStores?: (pool: string) => StickyStore) {
     this.#upstreams = config.upstreams.map((u) => {
       const kept = reuse?.get(originOf(u.url));
       if (kept) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
       return new Upstream(u.url, u.weight, config);
     });
-    this.#balancer = createPoolBalancer(config, name, nodeId);
+    this.#balancer = createPoolBalancer(config, name, nodeId, stickyStores?.(name));
+  }
+
+  /** Something to await before the first pick of a request (the fleet's sticky pin of `clientIp`), or undefined. */
+  prepare(clientIp: string): Promise<void> | undefined {
+    return this.#balancer.ipSticky?.prepare(clientIp);
   }
 
   get upstreams(): readonly Upstream[] { return this.#upstreams; }

@@ -7,6 +7,14 @@ export interface IpStickyOptions {
   readonly maxEntries?: number;
   /** Clock, injected for tests. Default Date.now. */
   readonly now?: () => number;
+  /** The fleet's table (shared.redis): pins are written to it, and a client unknown here is looked up in it. */
+  readonly store?: StickyStore;
+}
+
+/** A table shared by a fleet; `lookup` resolves undefined when unknown or when the store did not answer in time. */
+export interface StickyStore {
+  lookup(ip: string): Promise<string | undefined>;
+  remember(ip: string, upstreamId: string, ttlMs: number): void;
 }
 
 /**
@@ -15,7 +23,9 @@ export interface IpStickyOptions {
  * the choice is remembered for `ttlMs` after its last request. If the remembered upstream is
  * unavailable or gone the client is re-balanced and re-pinned. Chosen over plain ip_hash because
  * it keeps the pool's balancing policy and does not bounce clients back when an upstream returns;
- * the cost is that the table is per process (lost on restart, not shared between nodes).
+ * without a `store` the table is per process (lost on restart, not shared between nodes); with one,
+ * every pin is also written to the fleet's table and a client this process does not know is looked
+ * up there first (`prepare`), so a client keeps its upstream whichever instance it reaches.
  * Memory is bounded by `maxEntries` (~100 bytes each).
  */
 export class IpStickyBalancer implements Balancer {
@@ -24,13 +34,34 @@ export class IpStickyBalancer implements Balancer {
   readonly #max: number;
   readonly #now: () => number;
   // Map iteration order is insertion order: re-inserting on use makes the first key the oldest
-  readonly #table = new Map<string, { id: string; expires: number }>();
+  readonly #table = new Map<string, { id: string; expires: number; sharedAt: number }>();
+  readonly #store?: StickyStore;
 
   constructor(fallback: Balancer, opts: IpStickyOptions = {}) {
     this.#fallback = fallback;
     this.#ttl = opts.ttlMs ?? 30 * 60_000;
     this.#max = Math.max(1, opts.maxEntries ?? 100_000);
     this.#now = opts.now ?? Date.now;
+    this.#store = opts.store;
+  }
+
+  /**
+   * With a shared store: a lookup to await before `pick` when this process has no live pin for `ip`,
+   * which seeds the local table with the fleet's pin. Undefined when there is nothing to wait for.
+   */
+  prepare(ip: string): Promise<void> | undefined {
+    if (!this.#store || !ip) return undefined;
+    const entry = this.#table.get(ip);
+    if (entry && entry.expires > this.#now()) return undefined;
+    return this.#store.lookup(ip).then((id) => {
+      if (id === undefined) return;
+      const now = this.#now();
+      const live = this.#table.get(ip);
+      if (live && live.expires > now) return;
+      this.#table.delete(ip);
+      if (this.#table.size >= this.#max) this.#evict(now);
+      this.#table.set(ip, { id, expires: now + this.#ttl, sharedAt: now });
+    });
   }
 
   pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
@@ -44,6 +75,8 @@ export class IpStickyBalancer implements Balancer {
         this.#table.delete(ip);
         entry.expires = now + this.#ttl;
         this.#table.set(ip, entry);
+        // keep the fleet's entry alive too, without a write per request
+        if (this.#store && now - entry.sharedAt > this.#ttl / 4) { entry.sharedAt = now; this.#store.remember(ip, u.id, this.#ttl); }
         return u;
       }
     }
@@ -51,7 +84,8 @@ export class IpStickyBalancer implements Balancer {
     this.#table.delete(ip);
     if (u) {
       if (this.#table.size >= this.#max) this.#evict(now);
-      this.#table.set(ip, { id: u.id, expires: now + this.#ttl });
+      this.#table.set(ip, { id: u.id, expires: now + this.#ttl, sharedAt: now });
+      this.#store?.remember(ip, u.id, this.#ttl);
     }
     return u;
   }

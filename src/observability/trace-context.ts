@@ -1,0 +1,61 @@
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/) on the way through: a valid `traceparent` keeps
+ * its trace id and gets this hop's span id as the new parent id; `tracestate` travels untouched. Without
+ * one (or with an invalid one, whose `tracestate` is then dropped as the spec says) a trace starts here:
+ * its id is the request id's UUID when the request id is one (so either finds the other in the logs),
+ * otherwise random, and it is flagged sampled so tracing-aware services downstream record it. The trace id
+ * goes in the access line (`trace_id`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stage } from '../core/pipeline.js';
+
+const HEX = /^[0-9a-f]+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface TraceParent { traceId: string; parentId: string; flags: string }
+
+/** Parses a traceparent value; undefined when invalid (spec §3.2: version 00 exactly, later versions by prefix). */
+export function parseTraceparent(value: string | string[] | undefined): TraceParent | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim();
+  const [version, traceId, parentId, flags] = v.split('-', 4) as [string, string?, string?, string?];
+  if (version.length !== 2 || !HEX.test(version) || version === 'ff') return undefined;
+  if (version === '00' ? v.length !== 55 : v.length < 55 || (v.length > 55 && v[55] !== '-')) return undefined;
+  if (!traceId || traceId.length !== 32 || !HEX.test(traceId) || /^0+$/.test(traceId)) return undefined;
+  if (!parentId || parentId.length !== 16 || !HEX.test(parentId) || /^0+$/.test(parentId)) return undefined;
+  const f = flags?.slice(0, 2);
+  if (!f || f.length !== 2 || !HEX.test(f)) return undefined;
+  return { traceId, parentId, flags: f };
+}
+
+/** A trace id for a trace that starts here: the request id's UUID when it is one, else random. */
+export function newTraceId(requestId: string): string {
+  if (UUID.test(requestId)) {
+    const id = requestId.replaceAll('-', '').toLowerCase();
+    if (!/^0+$/.test(id)) return id;
+  }
+  return randomBytes(16).toString('hex');
+}
+
+export const traceContextStage: Stage = {
+  name: 'trace-context',
+  handle(ctx, next) {
+    const headers = ctx.req.headers;
+    const incoming = parseTraceparent(headers.traceparent);
+    const spanId = randomBytes(8).toString('hex');
+    let traceId: string;
+    let flags: string;
+    if (incoming) {
+      traceId = incoming.traceId;
+      // only the sampled bit is defined for version 00; other bits are not passed on
+      flags = (parseInt(incoming.flags, 16) & 1) ? '01' : '00';
+    } else {
+      traceId = newTraceId(ctx.id);
+      flags = '01';
+      if (headers.tracestate !== undefined) (ctx.removeRequestHeaders ??= []).push('tracestate');
+    }
+    (ctx.setRequestHeaders ??= []).push(['traceparent', `00-${traceId}-${spanId}-${flags}`]);
+    ctx.logFields.trace_id = traceId;
+    return next();
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * A real redis-server for tests, on a free loopback port, stopped by its PID. Redis refuses `--port 0`, so a
+ * free port is found first (and another one tried if it was taken meanwhile). A missing redis-server skips
+ * the tests on a workstation and fails them in CI (`CI` set), where .ci/run installs the Debian package.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+
+export function haveRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Call in a `before` hook: skips the suite when redis-server is missing, except in CI where that is an error. */
+export function requireRedisServer(ctx: Mocha.Context): void {
+  if (haveRedisServer()) return;
+  if (process.env.CI) throw new Error('redis-server is not installed (CI must install the Debian package redis-server, see .ci/run)');
+  ctx.skip();
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface TestRedis {
+  port: number;
+  url: string;
+  /** SIGKILL: Redis vanishes without a goodbye, as in a crash. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (state is gone: no persistence). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts redis-server; `args` are extra command-line options (e.g. ['--requirepass', 'pw']). */
+export async function startRedis(args: string[] = [], opts: { tlsPort?: boolean } = {}): Promise<TestRedis> {
+  let child: ChildProcess | undefined;
+  let port = 0;
+  const launch = async (): Promise<boolean> => {
+    const portArgs = opts.tlsPort ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
+    const c = spawn('redis-server', [...portArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--logfile', '', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const ready = new Promise<boolean>((resolve) => {
+      c.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('Ready to accept connections')) resolve(true); });
+      c.on('exit', () => resolve(false));
+    });
+    const ok = await ready;
+    if (ok) child = c;
+    return ok;
+  };
+  const start = async (samePort: boolean) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!samePort || port === 0) port = await freePort();
+      if (await launch()) return;
+      if (samePort) await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`redis-server did not start (port ${port})`);
+  };
+  const stopChild = async (signal: NodeJS.Signals) => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const gone = once(c, 'exit');
+    c.kill(signal);
+    await gone;
+  };
+  await start(false);
+  return {
+    get port() { return port; },
+    get url() { return `${opts.tlsPort ? 'rediss' : 'redis'}://127.0.0.1:${port}`; },
+    kill: () => stopChild('SIGKILL'),
+    restart: () => start(true),
+    stop: () => stopChild('SIGTERM'),
+  };
+}
