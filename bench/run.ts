@@ -76,11 +76,20 @@ async function main(): Promise<void> {
   const origin = `http://127.0.0.1:${originPort}`;
   const origin2 = `http://127.0.0.1:${origin2Port}`;
   const samples = new Map<string, Row[]>();
-  const chosen = scenarios.filter((s) => !ONLY || ONLY.includes(s.name));
+  let chosen = scenarios.filter((s) => !ONLY || ONLY.includes(s.name));
+  let redis = '';
+  if (chosen.some((s) => s.needsRedis)) {
+    const redisPort = await freePort();
+    const r = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    r.on('error', () => undefined);
+    children.push(r);
+    if (await waitForPort(redisPort).then(() => true, () => false)) redis = `redis://127.0.0.1:${redisPort}`;
+    else { process.stderr.write('redis-server did not start: rows that need it are skipped\n'); chosen = chosen.filter((s) => !s.needsRedis); }
+  }
   for (let round = 0; round < REPEAT; round++) {
     for (const s of chosen) {
       const port = await freePort();
-      const child = launch(s, port, origin, origin2);
+      const child = launch(s, port, origin, origin2, redis);
       try {
         await waitForPort(port);
         for (const body of s.bodies ?? ['1k', '100k']) {
@@ -125,8 +134,8 @@ function medianRow(runs: Row[]): Row {
   return lowerMedian(runs, (r) => r.cpuUs);
 }
 
-function launch(s: Scenario, port: number, origin: string, origin2: string): ChildProcess {
-  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work, origin2));
+function launch(s: Scenario, port: number, origin: string, origin2: string, redis: string): ChildProcess {
+  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work, origin2, redis));
   return startServer(s.kind, port, origin);
 }
 

@@ -9,7 +9,9 @@ export interface Scenario {
    * Gatehouse config (YAML) for a listener on `port` in front of `origin`; `dir` is a scratch directory;
    * `origin2` is a second origin serving the same bodies, for rows that balance over two upstreams.
    */
-  config?: (port: number, origin: string, dir: string, origin2: string) => string;
+  config?: (port: number, origin: string, dir: string, origin2: string, redis: string) => string;
+  /** The runner starts a redis-server for this row (its URL is `redis`); skipped when redis-server is missing. */
+  needsRedis?: boolean;
   path?: string;
   bodies?: string[];
   autocannon?: (port: number) => Partial<autocannon.Options>;
@@ -92,4 +94,11 @@ const twoUpstreams = (balance: string, sticky: boolean) => (port: number, origin
 scenarios.push(
   { name: 'gatehouse-2up-round-robin', kind: 'gatehouse', bodies: ['1k'], config: twoUpstreams('round_robin', false) },
   { name: 'gatehouse-2up-least-time+sticky', kind: 'gatehouse', bodies: ['1k'], config: twoUpstreams('least_time', true) },
+);
+// A per-IP rate limit that never refuses: per process, then fleet-wide in a local redis-server (one EVALSHA per request).
+const rateLimit = (shared: string) => (port: number, origin: string, dir: string, _o2: string, redis: string) =>
+  reverseConfig(port, origin, dir, { top: `limits: { rate: { per_ip: 1000000000 } }\n${shared.replace('REDIS', redis)}` });
+scenarios.push(
+  { name: 'gatehouse+rate-limit', kind: 'gatehouse', bodies: ['1k'], config: rateLimit('') },
+  { name: 'gatehouse+rate-limit-redis', kind: 'gatehouse', bodies: ['1k'], needsRedis: true, config: rateLimit('shared: { redis: "REDIS", timeout: 1s }') },
 );
