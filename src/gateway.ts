@@ -23,6 +23,7 @@ import { SharedRateLimiter } from './shared/shared-rate-limit.js';
 import { sharedStickyStore } from './shared/shared-sticky.js';
 import { Fleet, type PoolChange } from './shared/fleet.js';
 import { originOf } from './core/origin.js';
+import { createOtlpRecorder, type SpanRecorder } from './observability/otlp.js';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
@@ -77,6 +78,8 @@ export class Gateway {
   readonly #rateLimiter?: SharedRateLimiter;
   /** Pool changes made at run time (admin API, or other instances), by "pool origin"; a reload drops them. */
   readonly #runtimeChanges = new Map<string, PoolChange>();
+  /** Set at start with `tracing.otlp_endpoint`. */
+  #spans?: SpanRecorder;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
@@ -107,7 +110,7 @@ export class Gateway {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
-      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), sharedBuckets: this.#rateLimiter,
+      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
     });
   }
 
@@ -122,7 +125,7 @@ export class Gateway {
     return new ForwardProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName, isTrusted: (ip) => this.#isTrusted(ip),
       cache: this.cache, pluginsFor: (entries) => this.plugins.stageFor(entries), lookup: this.options.forwardLookup,
-      sharedBuckets: this.#rateLimiter,
+      sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
     });
   }
 
@@ -148,6 +151,7 @@ export class Gateway {
     }
     // before the listeners, so the first requests already see the fleet's state (or after a short wait, local state)
     await this.fleet?.state.start();
+    if (this.#config.tracing.otlp_endpoint) this.#spans = await createOtlpRecorder(this.#config.tracing, this.#config.node_id);
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
       for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
@@ -187,6 +191,9 @@ export class Gateway {
     if (JSON.stringify(config.shared) !== JSON.stringify(this.#config.shared)) {
       this.log.warn('shared.* changed: it takes effect on restart; this reload keeps the current link');
     }
+    if (JSON.stringify(config.tracing) !== JSON.stringify(this.#config.tracing)) {
+      this.log.warn('tracing.* changed: it takes effect on restart');
+    }
     this.#dropRuntimeChanges();
     const oldPools = this.#pools;
     this.#pools = this.#buildPools(config);
@@ -224,6 +231,8 @@ export class Gateway {
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.plugins.close();
     await this.fleet?.state.stop();
+    // sends the spans still batched
+    await this.#spans?.shutdown().catch((e: Error) => this.log.warn({ err: e.message }, 'OTLP export failed at shutdown'));
     this.log.info('stopped');
   }
 

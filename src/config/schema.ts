@@ -41,6 +41,14 @@ convict.addFormat({
   },
   coerce: (v: string) => v,
 });
+convict.addFormat({
+  name: 'otlp-url',
+  validate: (v: unknown) => {
+    if (v === '') return;
+    if (typeof v !== 'string' || !/^https?:\/\/[^/]/.test(v)) throw new Error('must be an http:// or https:// URL, or empty');
+  },
+  coerce: (v: string) => v,
+});
 convict.addFormat({ name: 'listen', validate: (v: unknown) => { conformOrThrow(v, listen, '', []); }, coerce: (v: string) => v });
 function conformOrThrow(v: unknown, shape: Shape, path: string, problems: string[]) {
   conform(v, shape, path, problems);
@@ -90,6 +98,14 @@ export const topSchema = {
     max_size: { doc: 'Bytes held by the cache (bodies and headers).', format: 'size', default: '256MB' },
     max_object_size: { doc: 'Largest response stored; larger ones stream through uncached.', format: 'size', default: '8MB' },
     stale_grace: { doc: 'How long a stale response may be served when the upstream fails, beyond stale-if-error.', format: 'duration', default: '0s' },
+  },
+  tracing: {
+    otlp_endpoint: {
+      doc: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): every request on a listener with trace_context becomes a span, '
+        + 'sent in batches (JSON) by the OpenTelemetry SDK. Empty = no export, and the SDK is not loaded.',
+      format: 'otlp-url', default: '',
+    },
+    service_name: { doc: 'service.name of the exported spans (service.instance.id is node_id).', format: String, default: 'gatehouse' },
   },
   shared: {
     redis: {

@@ -106,6 +106,7 @@ export interface GatehouseConfig {
   admin: { listen: string; token: string };
   limits: Limits;
   cache: { max_size: number; max_object_size: number; stale_grace: number };
+  tracing: { otlp_endpoint: string; service_name: string };
   shared: { redis: string; key_prefix: string; timeout: number; tls_ca: string };
   plugins: { dir: string; memory_limit: number; cpu_limit: number; timeout: number; isolation: 'process'; watch: boolean };
   forward: ForwardListener[];

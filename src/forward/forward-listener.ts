@@ -11,6 +11,7 @@ import { loopStage } from '../core/via.js';
 import { peerAddress } from '../core/client-address.js';
 import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { traceContextStage } from '../observability/trace-context.js';
+import type { SpanRecorder } from '../observability/otlp.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { requestIdFor } from '../core/request-id.js';
 import { cacheStage } from '../cache/cache-stage.js';
@@ -40,6 +41,8 @@ export interface ForwardDeps {
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
   /** Resolver for the SSRF guard; tests inject a stub (DNS rebinding), production uses dns.lookup. */
   lookup?: LookupAll;
+  /** The OTLP span recorder, once started (tracing.otlp_endpoint); undefined: no export. */
+  spanRecorder?: () => SpanRecorder | undefined;
   /** Fleet-wide rate-limit buckets (shared.redis); undefined: per process. */
   sharedBuckets?: SharedBuckets['limiter'];
 }
@@ -114,7 +117,7 @@ export class ForwardProxyListener {
     const cfg = policy.cfg;
     const plugins = cfg.plugins.length ? this.deps.pluginsFor?.(cfg.plugins) : undefined;
     const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, loopStage(this.#info.viaName),
-      cfg.trace_context ? traceContextStage : undefined, rateLimitStage(cfg.limits, this.#shared())];
+      cfg.trace_context ? traceContextStage(this.deps.spanRecorder) : undefined, rateLimitStage(cfg.limits, this.#shared())];
     const policyStages = [authStage(policy, this.deps.metrics), accessControlStage(policy), plugins];
     const interceptor = policy.interceptCa ? new TlsInterceptor(policy.interceptCa, this.#inner) : undefined;
     this.#pipeline = compose([

@@ -4,10 +4,11 @@
  * one (or with an invalid one, whose `tracestate` is then dropped as the spec says) a trace starts here:
  * its id is the request id's UUID when the request id is one (so either finds the other in the logs),
  * otherwise random, and it is flagged sampled so tracing-aware services downstream record it. The trace id
- * goes in the access line (`trace_id`).
+ * goes in the access line (`trace_id`). With `tracing.otlp_endpoint`, each request is also a span (otlp.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Stage } from '../core/pipeline.js';
+import type { SpanRecorder } from './otlp.js';
 
 const HEX = /^[0-9a-f]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -37,25 +38,39 @@ export function newTraceId(requestId: string): string {
   return randomBytes(16).toString('hex');
 }
 
-export const traceContextStage: Stage = {
-  name: 'trace-context',
-  handle(ctx, next) {
-    const headers = ctx.req.headers;
-    const incoming = parseTraceparent(headers.traceparent);
-    const spanId = randomBytes(8).toString('hex');
-    let traceId: string;
-    let flags: string;
-    if (incoming) {
-      traceId = incoming.traceId;
-      // only the sampled bit is defined for version 00; other bits are not passed on
-      flags = (parseInt(incoming.flags, 16) & 1) ? '01' : '00';
-    } else {
-      traceId = newTraceId(ctx.id);
-      flags = '01';
-      if (headers.tracestate !== undefined) (ctx.removeRequestHeaders ??= []).push('tracestate');
-    }
-    (ctx.setRequestHeaders ??= []).push(['traceparent', `00-${traceId}-${spanId}-${flags}`]);
-    ctx.logFields.trace_id = traceId;
-    return next();
-  },
-};
+/**
+ * The stage. `recorder`: the OTLP span recorder when `tracing.otlp_endpoint` is set (read per request, since
+ * it is ready only after start); its span id is then the parent id sent upstream.
+ */
+export function traceContextStage(recorder: () => SpanRecorder | undefined = () => undefined): Stage {
+  return {
+    name: 'trace-context',
+    handle(ctx, next) {
+      const headers = ctx.req.headers;
+      const incoming = parseTraceparent(headers.traceparent);
+      let traceId: string;
+      let sampled: boolean;
+      if (incoming) {
+        traceId = incoming.traceId;
+        // only the sampled bit is defined for version 00; other bits are not passed on
+        sampled = (parseInt(incoming.flags, 16) & 1) === 1;
+      } else {
+        traceId = newTraceId(ctx.id);
+        sampled = true;
+        if (headers.tracestate !== undefined) (ctx.removeRequestHeaders ??= []).push('tracestate');
+      }
+      ctx.logFields.trace_id = traceId;
+      const rec = recorder();
+      if (!rec) {
+        (ctx.setRequestHeaders ??= []).push(['traceparent', `00-${traceId}-${randomBytes(8).toString('hex')}-${sampled ? '01' : '00'}`]);
+        return next();
+      }
+      const span = rec.begin(ctx, traceId, incoming && { spanId: incoming.parentId, sampled });
+      (ctx.setRequestHeaders ??= []).push(['traceparent', `00-${traceId}-${span.spanId}-${span.sampled ? '01' : '00'}`]);
+      return next().then(
+        () => span.end(ctx.finalStatus ?? ctx.res.statusCode),
+        (e: unknown) => { span.end(ctx.finalStatus, (e as { kind?: string }).kind ?? (e as Error).message); throw e; },
+      );
+    },
+  };
+}

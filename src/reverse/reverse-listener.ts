@@ -13,6 +13,7 @@ import { cidrMatcher } from '../core/cidr-matcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { traceContextStage } from '../observability/trace-context.js';
+import type { SpanRecorder } from '../observability/otlp.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
 import { respondStage } from './respond-stage.js';
 import { RouteTable, type CompiledRoute } from './route-table.js';
@@ -35,6 +36,8 @@ export interface ReverseDeps {
   extraStages?: { beforeRoute?: Stage[]; afterRoute?: Stage[] };
   /** The stage running a route's plugins (undefined: none). */
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
+  /** The OTLP span recorder, once started (tracing.otlp_endpoint); undefined: no export. */
+  spanRecorder?: () => SpanRecorder | undefined;
   /** Fleet-wide rate-limit buckets (shared.redis); undefined: per process. */
   sharedBuckets?: SharedBuckets['limiter'];
 }
@@ -103,7 +106,7 @@ export class ReverseProxyListener {
       accessLogStage(this.deps.metrics),
       errorResponderStage,
       loopStage(this.#info.viaName),
-      cfg.trace_context ? traceContextStage : undefined,
+      cfg.trace_context ? traceContextStage(this.deps.spanRecorder) : undefined,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       rateLimitStage(cfg.limits, this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name }),
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
