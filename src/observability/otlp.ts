@@ -26,7 +26,7 @@ export async function createOtlpRecorder(cfg: TracingConfig, nodeId: string): Pr
   let nextTraceId: string | undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': cfg.service_name, 'service.instance.id': nodeId }),
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: cfg.otlp_endpoint }), scheduledDelayMillis: 1000 })],
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: cfg.otlp_endpoint }), scheduledDelayMillis: 1000, exportTimeoutMillis: 5000 })],
     idGenerator: {
       generateTraceId: () => { const id = nextTraceId ?? randomBytes(16).toString('hex'); nextTraceId = undefined; return id; },
       generateSpanId: () => randomBytes(8).toString('hex'),

@@ -53,9 +53,13 @@ export class SharedState {
       },
     }) as Client;
     this.#subscriber = this.#commands.duplicate() as Client;
-    this.#commands.on('ready', () => this.#onReady());
-    this.#commands.on('error', (e: Error) => this.#onDown(e));
-    this.#subscriber.on('error', () => { /* the command link reports outages; errors here would only repeat them */ });
+    // up = both links ready: a resync then never races a message the subscriber could not receive yet
+    for (const c of [this.#commands, this.#subscriber]) {
+      c.on('ready', () => this.#update());
+      c.on('end', () => this.#update());
+      c.on('reconnecting', () => this.#update());
+      c.on('error', (e: Error) => this.#update(e));
+    }
     this.#fallbacks = new client.Counter({
       name: 'gatehouse_shared_fallbacks_total', registers: [registry], labelNames: ['op'] as const,
       help: 'Decisions taken on local state because Redis (shared.redis) was down, slow or failing, by operation.',
@@ -81,7 +85,10 @@ export class SharedState {
     ready.catch(() => { /* reported by the error handler; reconnects go on in the background */ });
     const timeout = new Promise((r) => setTimeout(r, waitMs).unref());
     await Promise.race([ready.then(() => this.#resyncNow(), () => undefined), timeout]);
-    if (!this.#up) this.#onDown(new Error(`no answer from Redis within ${waitMs} ms`));
+    if (!this.#up && !this.#down) {
+      this.#down = true;
+      this.#log.warn({ err: `no answer from Redis within ${waitMs} ms` }, 'shared state unavailable; serving on local state until it returns (logged once)');
+    }
   }
 
   async stop(): Promise<void> {
@@ -140,21 +147,19 @@ export class SharedState {
     this.#handlers.get(m.kind)?.(m);
   }
 
-  #onReady(): void {
-    if (this.#up) return;
-    this.#up = true;
-    if (this.#down) {
+  #update(e?: Error): void {
+    const up = this.#commands.isReady && this.#subscriber.isReady;
+    if (up === this.#up) return;
+    this.#up = up;
+    if (up) {
+      if (!this.#down) return;
       this.#down = false;
       this.#log.info('shared state is back; resyncing');
       void this.#resyncNow();
+    } else if (!this.#down && !this.#closing) {
+      this.#down = true;
+      this.#log.warn({ err: e?.message ?? 'connection lost' }, 'shared state unavailable; serving on local state until it returns (logged once)');
     }
-  }
-
-  #onDown(e: Error): void {
-    this.#up = this.#commands.isReady;
-    if (this.#up || this.#down || this.#closing) return;
-    this.#down = true;
-    this.#log.warn({ err: e.message }, 'shared state unavailable; serving on local state until it returns (logged once)');
   }
 
   async #resyncNow(): Promise<void> {

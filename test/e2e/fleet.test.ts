@@ -163,6 +163,26 @@ describe('e2e: a fleet sharing Redis', function () {
     expect(await metric(members[0]!, 'gatehouse_shared_up')).to.equal(1);
   });
 
+  it('Redis hung: requests wait no longer than shared.timeout, are decided locally, and the slowness is logged and counted', async () => {
+    origins = [await startOrigin('ok')];
+    const [m] = await fleet(1, {
+      reverse: [{ routes: [{ match: {}, pool: 'app' }] }], pools: { app: { upstreams: [{ url: origins[0]!.url }] } }, limits: { rate: { per_ip: 1_000_000 } },
+    }, { timeout: '300ms' });
+    redis!.pause();
+    try {
+      const t0 = performance.now();
+      const results = await runLoad(20, 4, () => shoot(agent, `${m!.url()}/`));
+      const perRequest = (performance.now() - t0) / 5; // 20 requests, 4 at a time: 5 rounds
+      expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
+      // each waited about the budget (300 ms), never for Redis itself: wide bound for a loaded machine
+      expect(perRequest).to.be.below(3_000);
+      expect(await metric(m!, 'gatehouse_shared_fallbacks_total')).to.be.at.least(20);
+      expect(m!.logs.filter((l) => String(l.msg).startsWith('shared state slower than shared.timeout'))).to.have.length(1);
+    } finally {
+      redis!.resume();
+    }
+  });
+
   it('AUTH and TLS: a rediss:// URL with a password and a private CA; a wrong password leaves the instance on local state', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-redis-tls-'));
     const ca = createCa({ commonName: 'Test Redis CA' });

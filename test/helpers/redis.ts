@@ -31,6 +31,9 @@ export interface TestRedis {
   url: string;
   /** SIGKILL: Redis vanishes without a goodbye, as in a crash. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: Redis stays connected but answers nothing meanwhile (a slow or hung server). */
+  pause(): void;
+  resume(): void;
   /** Starts it again on the same port (state is gone: no persistence). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -75,6 +78,8 @@ export async function startRedis(args: string[] = [], opts: { tlsPort?: boolean 
     get port() { return port; },
     get url() { return `${opts.tlsPort ? 'rediss' : 'redis'}://127.0.0.1:${port}`; },
     kill: () => stopChild('SIGKILL'),
+    pause: () => { child?.kill('SIGSTOP'); },
+    resume: () => { child?.kill('SIGCONT'); },
     restart: () => start(true),
     stop: () => stopChild('SIGTERM'),
   };
