@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, ConfigError } from '../../src/config/load.js';
 import { createCa, issueLeaf } from '../../src/tls/dev-certs.js';
+import { freePort, runCli } from '../helpers/cli.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { loadAgent, runLoad, shoot, waitFor } from '../helpers/load.js';
 import { requireRedisServer, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -161,6 +162,47 @@ describe('e2e: a fleet sharing Redis', function () {
     for (const m of members) expect(await waitFor(() => m.logs.some((l) => l.msg === 'shared state is back; resyncing'), 10_000), 'back').to.equal(true);
     expect(await waitFor(() => upstreamsOf(members[1]!).includes(`${c.url} w1`), 5_000), 'change made during the outage spread').to.equal(true);
     expect(await metric(members[0]!, 'gatehouse_shared_up')).to.equal(1);
+  });
+
+  it('workers and instances combine: a 2-worker instance (the real CLI) and another instance share one bucket and one pool', async () => {
+    origins = await Promise.all([startOrigin('a'), startOrigin('b')]);
+    const [a, b] = origins as [Origin, Origin];
+    const prefix = `t${++prefixSeq}:`;
+    const config = { reverse: [{ routes: [{ match: {}, pool: 'app' }] }], pools: { app: { upstreams: [{ url: a.url }] } }, limits: { rate: { per_ip: 2 } } };
+    const port = await freePort();
+    const adminPort = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'gh-fleet-cli-'));
+    writeFileSync(join(dir, 'gatehouse.json'), JSON.stringify({
+      ...config, node_id: 'gh-cli', workers: 2, shutdown_timeout: '2s', admin: { listen: `127.0.0.1:${adminPort}` },
+      reverse: [{ ...config.reverse[0], listen: `127.0.0.1:${port}` }], shared: { redis: redis!.url, key_prefix: prefix, timeout: '5s' },
+    }));
+    const cli = runCli(['--config', join(dir, 'gatehouse.json')]);
+    try {
+      const admin = `http://127.0.0.1:${adminPort}`;
+      const started = await waitFor(async () => {
+        const s = await fetch(`${admin}/status`).then((r) => r.json() as Promise<{ workers_running?: number }>, () => undefined);
+        return s?.workers_running === 2;
+      }, 20_000, 100);
+      expect(started, 'cluster started').to.equal(true);
+      const [other] = await fleet(1, config, { key_prefix: prefix });
+      // a fresh connection per request, so the cluster hands them to both workers
+      const fresh = async (url: string) => (await fetch(url, { headers: { connection: 'close' } }).then(async (r) => { await r.text(); return r.status; }));
+      const t0 = performance.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push(await fresh(i % 3 === 2 ? `${other!.url()}/` : `http://127.0.0.1:${port}/`));
+      const seconds = (performance.now() - t0) / 1000;
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).to.deep.equal([]);
+      // three members (two workers, one instance), one bucket
+      expect(statuses.filter((s) => s === 200).length).to.be.at.most(2 + Math.ceil(2 * seconds));
+
+      const added = await fetch(`${admin}/pools/app/upstreams`, { method: 'POST', body: JSON.stringify({ url: b.url }) });
+      expect(added.status).to.equal(201);
+      expect(await waitFor(() => upstreamsOf(other!).includes(`${b.url} w1`), 5_000), 'a change on the cluster reached the other instance').to.equal(true);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.output;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('Redis hung: requests wait no longer than shared.timeout, are decided locally, and the slowness is logged and counted', async () => {
