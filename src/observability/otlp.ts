@@ -3,8 +3,9 @@
  * OTLP/HTTP (JSON) by the official SDK. The SDK is imported only when an endpoint is configured, so with
  * export off nothing is loaded and the trace-context stage does what it does without it.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../core/context.js';
+import { newSpanId } from './trace-context.js';
 
 export interface TracingConfig { otlp_endpoint: string; service_name: string }
 
@@ -28,8 +29,8 @@ export async function createOtlpRecorder(cfg: TracingConfig, nodeId: string): Pr
     resource: resourceFromAttributes({ 'service.name': cfg.service_name, 'service.instance.id': nodeId }),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: cfg.otlp_endpoint }), scheduledDelayMillis: 1000, exportTimeoutMillis: 5000 })],
     idGenerator: {
-      generateTraceId: () => { const id = nextTraceId ?? randomBytes(16).toString('hex'); nextTraceId = undefined; return id; },
-      generateSpanId: () => randomBytes(8).toString('hex'),
+      generateTraceId: () => { const id = nextTraceId ?? randomUUID().replaceAll('-', ''); nextTraceId = undefined; return id; },
+      generateSpanId: newSpanId,
     },
   });
   const tracer = provider.getTracer('gatehouse');
