@@ -18,6 +18,8 @@ import { PluginHost } from './plugins/plugin-host.js';
 import { ForwardProxyListener } from './forward/forward-listener.js';
 import type { LookupAll } from './forward/ssrf-guard.js';
 import { defaultViaName } from './core/via.js';
+import { Http01Responder } from './tls/acme/http01.js';
+import { resolve } from 'node:path';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
@@ -67,6 +69,8 @@ export class Gateway {
   readonly cache: HttpCache;
   /** The one plugin registry; start() loads every configured plugin (throws PluginConfigError). */
   readonly plugins: PluginHost;
+  /** ACME HTTP-01 tokens, answered on every plain reverse listener. */
+  readonly http01 = new Http01Responder();
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
@@ -77,6 +81,7 @@ export class Gateway {
     this.metrics.watchCache(() => this.cache.store.stats());
     this.plugins = new PluginHost(config, log, this.metrics.registry);
     this.#pools = this.#buildPools(config);
+    this.#setAcmeDirectories(config);
     this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
     this.#tcp = config.tcp.map((l, i) => this.#newTcp(l, i));
     this.#forward = config.forward.map((l, i) => this.#newForward(l, i));
@@ -92,8 +97,13 @@ export class Gateway {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
-      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools),
+      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), http01: this.http01,
     });
+  }
+
+  /** Plain listeners also answer tokens another process placed in a shared ACME directory. */
+  #setAcmeDirectories(config: GatehouseConfig): void {
+    this.http01.setDirectories(config.reverse.flatMap((l) => (l.tls?.acme ? [resolve(l.tls.acme.dir)] : [])));
   }
 
   #newTcp(cfg: GatehouseConfig['tcp'][number], index: number): TcpProxyListener {
@@ -130,7 +140,7 @@ export class Gateway {
     }
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
-      for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
+      for (const r of this.#reverse) { await r.start(); started.push({ stop: (ms?: number) => r.stop(ms ?? 0) }); }
       for (const t of this.#tcp) { await t.start(); started.push(t); }
       for (const f of this.#forward) { await f.start(); started.push({ stop: (ms?: number) => f.stop(ms ?? 0) }); }
       if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
@@ -168,10 +178,11 @@ export class Gateway {
     this.#config = config;
     this.cache.configure(cacheOptions(config));
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
+    this.#setAcmeDirectories(config);
     const drainMs = config.shutdown_timeout;
     this.#reverse = await reloadByAddress(this.#reverse, config.reverse, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newReverse(cfg, i),
-      start: (l) => l.listener.start(), stop: (l) => l.listener.stop(drainMs),
+      start: (l) => l.start(), stop: (l) => l.stop(drainMs),
     });
     this.#tcp = await reloadByAddress(this.#tcp, config.tcp, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newTcp(cfg, i), start: (l) => l.start(), stop: (l) => l.stop(drainMs),
@@ -193,7 +204,7 @@ export class Gateway {
   async stop(): Promise<void> {
     const ms = this.#config.shutdown_timeout;
     this.log.info({ timeout_ms: ms }, 'draining');
-    await Promise.all([...this.#reverse.map((r) => r.listener.stop(ms)), ...this.#tcp.map((t) => t.stop(ms)), ...this.#forward.map((f) => f.stop(ms))]);
+    await Promise.all([...this.#reverse.map((r) => r.stop(ms)), ...this.#tcp.map((t) => t.stop(ms)), ...this.#forward.map((f) => f.stop(ms))]);
     await this.#admin?.stop();
     await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
@@ -218,6 +229,7 @@ export class Gateway {
         inflight: r.listener.inflight,
         routes: r.routes.routes.map((rt) => ({ name: rt.name, match: rt.config.match, pool: rt.pool, respond: rt.respond?.status, cache: rt.cache })),
         certificates: r.sni?.describe(),
+        acme: r.acme && { domains: r.config.tls?.acme?.domains, directory: r.config.tls?.acme?.directory, last_error: r.acme.lastError ?? null },
       })),
       pools: Object.fromEntries([...this.#pools.values()].map((p) => [p.name, {
         balance: p.config.balance,
