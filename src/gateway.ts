@@ -79,6 +79,9 @@ export class Gateway {
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
+    this.metrics.watchCertificates(() => this.#reverse.flatMap((r) => (r.sni?.describe() ?? []).map((c) => ({
+      listener: r.name, names: c.names.join(','), validTo: Date.parse(c.validTo),
+    }))));
     this.plugins = new PluginHost(config, log, this.metrics.registry);
     this.#pools = this.#buildPools(config);
     this.#setAcmeDirectories(config);
@@ -150,6 +153,7 @@ export class Gateway {
       throw e;
     }
     this.#health.reconcile(this.#pools);
+    this.#warnInsecurePools();
     const admin = this.#admin?.address;
     const demo = this.#config.demo_origins.length ? this.#config.demo_origins : undefined;
     this.log.info({ listeners: this.describeListeners(), admin: admin && `${admin.host}:${admin.port}`, demo_origins: demo }, 'gatehouse started');
@@ -197,7 +201,15 @@ export class Gateway {
       for (const u of pool.upstreams) if (!live.has(u)) { u.draining = true; void u.idle().then(() => u.close()); }
     }
     this.plugins.commit(config);
+    this.#warnInsecurePools();
     this.log.info({ listeners: this.describeListeners() }, 'config reloaded');
+  }
+
+  /** `insecure_skip_verify` is said out loud every time it takes effect. */
+  #warnInsecurePools(): void {
+    for (const p of this.#pools.values()) {
+      if (p.config.tls?.insecure_skip_verify) this.log.warn({ pool: p.name }, `pools.${p.name}.tls.insecure_skip_verify: upstream certificates are NOT verified`);
+    }
   }
 
   /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */

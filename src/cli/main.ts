@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { closest } from '../config/did-you-mean.js';
 import { runProxy } from './run-command.js';
-import { runtimeProblems } from './runtime-checks.js';
+import { certificateWarnings, runtimeProblems } from './runtime-checks.js';
 import { routingPluginWarnings } from './routing-plugin-check.js';
 
 const USAGE = `Usage:
@@ -66,6 +66,7 @@ async function check(args: string[]): Promise<number> {
     const problems = await runtimeProblems(config);
     for (const warning of await routingPluginWarnings(config)) err(`warning: ${warning}`);
     if (problems.length) { problems.forEach(err); return 1; }
+    for (const w of certificateWarnings(config)) err(`warning: ${w}`);
     out(`${file}: ok`);
     return 0;
   } catch (e) {

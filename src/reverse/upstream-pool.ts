@@ -4,6 +4,8 @@ import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
 import { Upstream } from './upstream.js';
 import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
+import type { ConnectionOptions } from 'node:tls';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 export class UpstreamPool {
   #upstreams: readonly Upstream[];
@@ -11,11 +13,18 @@ export class UpstreamPool {
   /** Told after every run-time membership change (health checks follow the pool). */
   onMembershipChange?: (pool: UpstreamPool) => void;
 
+  /** TLS options of connections to https:// upstreams (verification, SNI, client certificate). */
+  readonly tls: ConnectionOptions;
+
+  /** Throws `TlsConfigError` when a file of `tls` cannot be used. */
   constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '') {
+    this.tls = upstreamTlsOptions(config.tls, `pools.${name}.tls`);
+    const tlsKey = JSON.stringify(config.tls ?? null);
     this.#upstreams = config.upstreams.map((u) => {
       const kept = reuse?.get(originOf(u.url));
-      if (kept) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
-      return new Upstream(u.url, u.weight, config);
+      // an upstream keeps its connections unless the way they are made changed
+      if (kept && kept.tlsKey === tlsKey) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
+      return new Upstream(u.url, u.weight, config, this.tls);
     });
     this.#balancer = createPoolBalancer(config, name, nodeId);
   }
@@ -44,7 +53,7 @@ export class UpstreamPool {
   add(url: string, weight: number): Upstream {
     const origin = originOf(url);
     if (this.find(origin)) throw new Error(`upstream ${origin} is already in pool ${this.name}`);
-    const u = new Upstream(url, weight, this.config);
+    const u = new Upstream(url, weight, this.config, this.tls);
     u.rampUp();
     this.#upstreams = [...this.#upstreams, u];
     this.onMembershipChange?.(this);
