@@ -1,4 +1,5 @@
 /** Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. */
+import { readFileSync } from 'node:fs';
 import type { GatehouseConfig } from '../config/types.js';
 import { validateReverseTls } from '../tls/sni-contexts.js';
 import { pluginProblems } from '../plugins/plugin-config-check.js';
@@ -16,6 +17,14 @@ export async function runtimeProblems(config: GatehouseConfig, opts: { plugins?:
   const problems: string[] = [];
   config.reverse.forEach((l, i) => {
     if (l.tls) problems.push(...validateReverseTls(l.tls, { keyPrefix: `reverse[${i}].tls` }).map((p) => `${p.key}: ${p.message}`));
+    const caFile = l.tls?.acme?.directory_ca;
+    if (caFile) {
+      try {
+        if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----')) problems.push(`reverse[${i}].tls.acme.directory_ca: ${caFile} holds no PEM certificate`);
+      } catch (e) {
+        problems.push(`reverse[${i}].tls.acme.directory_ca: cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    }
   });
   for (const [name, pool] of Object.entries(config.pools)) {
     problems.push(...upstreamTlsProblems(pool.tls, `pools.${name}.tls`).problems.map((p) => `${p.key}: ${p.message}`));

@@ -47,6 +47,25 @@ describe('TLS listener: certificate files reloaded when they change', function (
     expect(proxy.logs.some((l) => l.msg === 'certificates reloaded')).to.equal(true);
   });
 
+  it('a config reload (SIGHUP, POST /reload) switches to other files, and refuses broken ones', async () => {
+    const ca = { certPem: certs.caPem, keyPem: await readFile(join(certs.dir, 'ca.key'), 'utf8') };
+    const other = issueLeaf(['a.test'], ca, { days: 20 });
+    await writeFile(join(certs.dir, 'other.pem'), other.certPem);
+    await writeFile(join(certs.dir, 'other.key'), other.keyPem);
+    const config = structuredClone(proxy.gateway.config);
+    config.reverse[0]!.tls!.certs = [{ cert: join(certs.dir, 'other.pem'), key: join(certs.dir, 'other.key') }];
+    await proxy.gateway.reload(config);
+    const expected = new (await import('node:crypto')).X509Certificate(other.certPem).serialNumber;
+    expect(await serial()).to.equal(expected);
+    const broken = structuredClone(config);
+    broken.reverse[0]!.tls!.certs = [{ cert: join(certs.dir, 'other.pem'), key: join(certs.dir, 'a.key') }];
+    await proxy.gateway.reload(broken);
+    expect(await serial()).to.equal(expected);
+    expect(proxy.logs.some((l) => l.msg === 'certificates do not load; keeping the current ones' && String(l.problems).includes('does not match'))).to.equal(true);
+    config.reverse[0]!.tls!.certs = [{ cert: join(certs.dir, 'a.pem'), key: join(certs.dir, 'a.key') }];
+    await proxy.gateway.reload(config);
+  });
+
   it('keeps the current certificate when the new file is broken, and says why', async () => {
     const current = await serial();
     await writeFile(join(certs.dir, 'a.pem'), '-----BEGIN CERTIFICATE-----\nbroken\n');

@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { startOrigin, type Origin } from '../helpers/loopback.js';
+import { freePort, runCli, type CliRun } from '../helpers/cli.js';
+import { startPebble, type Pebble } from '../helpers/pebble.js';
+import { waitFor } from '../helpers/load.js';
+
+/** The serial of the certificate served on a new connection, verified against `ca`; undefined when none verifies. */
+function servedSerial(port: number, ca: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca }, () => {
+      resolve(s.getPeerX509Certificate()?.serialNumber);
+      s.end();
+    });
+    s.once('error', () => resolve(undefined));
+  });
+}
+
+describe('ACME with workers: 2', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'gh-acme-cluster-'));
+  let pebble: Pebble;
+  let origin: Origin;
+  let proxy: CliRun | undefined;
+  let stdout = '';
+
+  before(async () => {
+    pebble = await startPebble();
+    origin = await startOrigin('site');
+  });
+  after(async () => {
+    if (proxy && proxy.child.exitCode === null) { proxy.child.kill('SIGTERM'); await proxy.output; }
+    await origin?.close();
+    await pebble?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one worker orders, and whichever worker a client reaches serves the new certificate', async () => {
+    const tlsPort = await freePort();
+    writeFileSync(join(dir, 'acme.yaml'), [
+      'node_id: gh-acme', 'workers: 2', 'shutdown_timeout: 2s', 'admin: { listen: "" }',
+      'reverse:',
+      `  - { listen: "127.0.0.1:${pebble.httpPort}", routes: [{ match: {}, pool: app }] }`,
+      `  - listen: "127.0.0.1:${tlsPort}"`,
+      '    routes: [{ match: {}, pool: app }]',
+      `    tls: { acme: { directory: "${pebble.directory}", domains: [localhost], dir: "${join(dir, 'acme')}", directory_ca: "${pebble.httpsCaFile}" } }`,
+      `pools: { app: { upstreams: [{ url: "${origin.url}" }] } }`, '',
+    ].join('\n'));
+    proxy = runCli(['--config', join(dir, 'acme.yaml')]);
+    proxy.child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const root = await pebble.root();
+    expect(await waitFor(async () => (await servedSerial(tlsPort, root)) !== undefined, 30_000, 200), 'a Pebble certificate within 30 s').to.equal(true);
+    // every connection, whichever worker takes it, gets the same certificate
+    const serials = new Set<string | undefined>();
+    const ok = await waitFor(async () => {
+      serials.clear();
+      for (const s of await Promise.all(Array.from({ length: 12 }, () => servedSerial(tlsPort, root)))) serials.add(s);
+      return serials.size === 1 && !serials.has(undefined);
+    }, 15_000, 200);
+    expect(ok, `serials seen: ${[...serials].join(', ')}`).to.equal(true);
+    const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.filter((l) => l.msg === 'acme: ordering a certificate')).to.have.length(1);
+    expect(lines.filter((l) => l.msg === 'acme: certificate issued')).to.have.length(1);
+  });
+});
