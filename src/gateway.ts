@@ -19,12 +19,15 @@ import { ForwardProxyListener } from './forward/forward-listener.js';
 import type { LookupAll } from './forward/ssrf-guard.js';
 import { defaultViaName } from './core/via.js';
 import { Http01Responder } from './tls/acme/http01.js';
+import { TicketKeys } from './tls/ticket-keys.js';
 import { resolve } from 'node:path';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
   /** Resolver of the forward listeners' SSRF guard (default dns.lookup); tests inject stubs, e.g. for DNS rebinding. */
   forwardLookup?: LookupAll;
+  /** Secret the TLS session-ticket keys derive from; workers of one cluster share it (default: random). */
+  ticketSecret?: Buffer;
 }
 
 /**
@@ -71,11 +74,14 @@ export class Gateway {
   readonly plugins: PluginHost;
   /** ACME HTTP-01 tokens, answered on every plain reverse listener. */
   readonly http01 = new Http01Responder();
+  /** Session-ticket keys of every TLS listener (shared across workers through `ticketSecret`). */
+  readonly ticketKeys: TicketKeys;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
     this.viaName = config.via_name || defaultViaName(config.node_id);
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
+    this.ticketKeys = new TicketKeys(options.ticketSecret);
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
@@ -100,7 +106,7 @@ export class Gateway {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
-      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), http01: this.http01,
+      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), http01: this.http01, ticketKeys: this.ticketKeys,
     });
   }
 
@@ -221,6 +227,7 @@ export class Gateway {
     await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.plugins.close();
+    this.ticketKeys.close();
     this.log.info('stopped');
   }
 

@@ -15,6 +15,7 @@ import { SniContexts } from '../tls/sni-contexts.js';
 import { AcmeManager } from '../tls/acme/acme-manager.js';
 import type { Http01Responder } from '../tls/acme/http01.js';
 import { watchCertFiles, type CertWatch } from '../tls/cert-watch.js';
+import type { TicketKeys } from '../tls/ticket-keys.js';
 import { acmeChallengeStage, clientCertStage, redirectHttpsStage } from './tls-stages.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
 import { respondStage } from './respond-stage.js';
@@ -40,6 +41,8 @@ export interface ReverseDeps {
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
   /** ACME HTTP-01 tokens, answered by plain listeners; shared by every listener of the gateway. */
   http01?: Http01Responder;
+  /** Session-ticket keys for TLS listeners (shared across workers). */
+  ticketKeys?: TicketKeys;
 }
 
 /** Runs the matched route's own plugin stage, if it has one. */
@@ -89,7 +92,14 @@ export class ReverseProxyListener {
       tls: this.sni?.serverOptions(),
       acceptsUpgrade: (protocol) => this.#upgrades.has(protocol),
     });
-    if (this.sni) this.sni.attach(this.listener.server as never);
+    if (this.sni) {
+      this.sni.attach(this.listener.server as never);
+      const keys = deps.ticketKeys;
+      if (keys) {
+        keys.attach(this.listener.server as never);
+        this.sni.useTicketKeys(() => keys.current());
+      }
+    }
   }
 
   /** Listens, then starts ACME and the watch on certificate files. */

@@ -74,6 +74,7 @@ export class SniContexts {
   readonly #opts: SniOptions;
   #state: State;
   #acme?: RuntimeCertificate;
+  #ticketKeys?: () => Buffer;
   readonly #servers = new Set<TlsServer>();
 
   /** Throws `TlsConfigError` listing every problem. */
@@ -121,6 +122,9 @@ export class SniContexts {
     return [...(this.#cfg.certs ?? []).flatMap((c) => [c.cert, c.key]), ...(this.#cfg.client_ca ? [this.#cfg.client_ca] : [])].map((f) => resolve(base, f));
   }
 
+  /** Where the current session-ticket keys come from, so a reload keeps them (see ticket-keys.ts). */
+  useTicketKeys(current: () => Buffer): void { this.#ticketKeys = current; }
+
   /** Lets `reload()` replace the default (no-SNI) certificate of this server too. */
   attach(server: TlsServer): void {
     this.#servers.add(server);
@@ -149,7 +153,8 @@ export class SniContexts {
     if (!state) return problems;
     this.#cfg = cfg;
     this.#state = state;
-    for (const s of this.#servers) s.setSecureContext(this.#defaultOptions());
+    // setSecureContext would give the server fresh random ticket keys: carry the shared ones over
+    for (const s of this.#servers) s.setSecureContext({ ...this.#defaultOptions(), ticketKeys: this.#ticketKeys?.() });
     return [];
   }
 

@@ -19,6 +19,20 @@ function servedSerial(port: number, ca: string): Promise<string | undefined> {
   });
 }
 
+/** A handshake resuming `session` when given; whether it resumed, and a ticket for the next one. */
+function resume(port: number, ca: string, session?: Buffer): Promise<{ resumed: boolean; ticket?: Buffer }> {
+  return new Promise((resolve) => {
+    let ticket: Buffer | undefined;
+    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca, session }, () => {
+      s.write('GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
+      s.resume();
+      s.once('end', () => resolve({ resumed: s.isSessionReused(), ticket }));
+    });
+    s.on('session', (t: Buffer) => { ticket ??= t; });
+    s.once('error', () => resolve({ resumed: false }));
+  });
+}
+
 describe('ACME with workers: 2', function () {
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'gh-acme-cluster-'));
@@ -26,6 +40,7 @@ describe('ACME with workers: 2', function () {
   let origin: Origin;
   let proxy: CliRun | undefined;
   let stdout = '';
+  let tlsPort = 0;
 
   before(async () => {
     pebble = await startPebble();
@@ -39,7 +54,7 @@ describe('ACME with workers: 2', function () {
   });
 
   it('one worker orders, and whichever worker a client reaches serves the new certificate', async () => {
-    const tlsPort = await freePort();
+    tlsPort = await freePort();
     writeFileSync(join(dir, 'acme.yaml'), [
       'node_id: gh-acme', 'workers: 2', 'shutdown_timeout: 2s', 'admin: { listen: "" }',
       'reverse:',
@@ -64,5 +79,14 @@ describe('ACME with workers: 2', function () {
     const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
     expect(lines.filter((l) => l.msg === 'acme: ordering a certificate')).to.have.length(1);
     expect(lines.filter((l) => l.msg === 'acme: certificate issued')).to.have.length(1);
+  });
+
+  it('resumes a TLS session on whichever worker a client reaches (shared ticket keys)', async () => {
+    const root = await pebble.root();
+    const { ticket } = await resume(tlsPort, root);
+    expect(ticket).to.be.instanceOf(Buffer);
+    // connections alternate between the workers (round-robin): twelve cover both
+    const resumed = await Promise.all(Array.from({ length: 12 }, () => resume(tlsPort, root, ticket)));
+    expect(resumed.map((r) => r.resumed)).to.deep.equal(Array(12).fill(true));
   });
 });
