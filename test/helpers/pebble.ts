@@ -31,7 +31,8 @@ export function pebbleInstalled(): boolean {
   return spawnSync('pebble', ['-h'], { stdio: 'ignore' }).error === undefined;
 }
 
-export async function startPebble(opts: { validitySeconds?: number } = {}): Promise<Pebble> {
+/** `eab`: require external account binding with these key ids and base64url MAC keys. */
+export async function startPebble(opts: { validitySeconds?: number; eab?: Record<string, string> } = {}): Promise<Pebble> {
   if (!pebbleInstalled()) throw new Error('pebble is not installed: apt-get install -y pebble (see .ci/run)');
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pebble-'));
   const ca = createCa({ commonName: 'Gatehouse test CA for Pebble', days: 2 });
@@ -49,7 +50,8 @@ export async function startPebble(opts: { validitySeconds?: number } = {}): Prom
       privateKey: join(dir, 'key.pem'),
       httpPort, tlsPort,
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: opts.eab !== undefined,
+      ...(opts.eab ? { externalAccountMACKeys: opts.eab } : {}),
       ...(opts.validitySeconds ? { certificateValidityPeriod: opts.validitySeconds } : {}),
     },
   }));
