@@ -1,4 +1,7 @@
-/** `gatehouse check` warnings: certificates that expire soon (files, and ACME certificates on disk). */
+/**
+ * `gatehouse check` warnings: certificates that expire soon (files, and ACME certificates on disk), and
+ * ACME without a plain listener to answer its challenges.
+ */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,7 +22,9 @@ export function certificateWarnings(config: GatehouseConfig, now = Date.now()): 
     if (days < 0 || days >= EXPIRY_WARNING_DAYS) return;
     warnings.push(`${key}: ${file} expires in ${days < 1 ? 'less than a day' : `${Math.floor(days)} days`} (${new Date(to).toISOString()})`);
   };
+  const plain = config.reverse.some((l) => !l.tls);
   config.reverse.forEach((l, i) => {
+    if (l.tls?.acme && !plain) warnings.push(`reverse[${i}].tls.acme: no plain reverse listener answers HTTP-01 challenges; add one on port 80`);
     l.tls?.certs.forEach((c, j) => warn(`reverse[${i}].tls.certs[${j}].cert`, resolve(c.cert)));
     const acme = l.tls?.acme;
     if (acme) warn(`reverse[${i}].tls.acme`, join(resolve(acme.dir), certificateName(acme.domains), 'cert.pem'));

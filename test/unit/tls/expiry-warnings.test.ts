@@ -29,11 +29,20 @@ describe('gatehouse check: certificate expiry warnings', () => {
       reverse: [
         { listen: '127.0.0.1:0', tls: { certs: [later, soon] }, routes: [{ match: {}, respond: { status: 200 } }] },
         { listen: '127.0.0.1:1', tls: { acme: { directory: 'https://acme.test/dir', domains: ['shop.test'], dir: acmeDir } }, routes: [{ match: {}, respond: { status: 200 } }] },
+        { listen: '127.0.0.1:2', redirect_https: true, routes: [{ match: {}, respond: { status: 200 } }] },
       ],
     }, { env: {} });
     const warnings = certificateWarnings(config);
     expect(warnings).to.have.length(2);
     expect(warnings[0]).to.match(/^reverse\[0\]\.tls\.certs\[1\]\.cert: .*soon\.pem expires in 4 days \(\d{4}-/);
     expect(warnings[1]).to.match(/^reverse\[1\]\.tls\.acme: .*shop\.test\/cert\.pem expires in 9 days/);
+  });
+
+  it('warns when ACME has no plain listener to answer HTTP-01', () => {
+    const config = buildConfig({
+      admin: { listen: '' },
+      reverse: [{ listen: '127.0.0.1:0', tls: { acme: { directory: 'https://acme.test/dir', domains: ['shop.test'], dir: join(dir, 'none') } }, routes: [{ match: {}, respond: { status: 200 } }] }],
+    }, { env: {} });
+    expect(certificateWarnings(config)).to.deep.equal(['reverse[0].tls.acme: no plain reverse listener answers HTTP-01 challenges; add one on port 80']);
   });
 });
