@@ -11,7 +11,7 @@ const USAGE = `Usage:
   gatehouse check [--config FILE]      validate config, plugins and certificates; print every problem
   gatehouse certs ca [--out DIR] [--name CN] [--days N] [--force]
                                        write a development CA
-  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N]
+  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N] [--client]
                                        write a certificate for HOSTs signed by that CA
   gatehouse plugin test FILE [--request JSON_FILE | --cases DIR] [--hook onRequest|route|onResponse]
                              [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]
