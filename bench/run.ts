@@ -8,6 +8,7 @@
  * BENCH_REPEAT (default 1: rounds over all scenarios, interleaved; each cell is the median of its rounds).
  * Then the CPU one plugin adds per request, measured within one process (plugin-added.ts; name
  * `plugin-added` in BENCH_ONLY): BENCH_AB_ROUNDS (default 6), BENCH_AB_SECONDS per slice (default 2).
+ * Then TLS handshakes per second, full and resumed (tls-handshakes.ts; name `tls-handshakes` in BENCH_ONLY).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { scenarios, type Scenario } from './scenarios.js';
 import { freePort, waitForPort } from './ports.js';
 import { cpuSecondsBetween, readCpu } from './process-cpu.js';
 import { measurePluginAdded, type AddedFigures } from './plugin-added.js';
+import { measureHandshakes, printHandshakes } from './tls-handshakes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
       try {
         await waitForPort(port);
         for (const body of s.bodies ?? ['1k', '100k']) {
-          const m = await measure(child.pid!, `http://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.autocannon?.(port));
+          const m = await measure(child.pid!, `${s.scheme ?? 'http'}://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.autocannon?.(port));
           const key = `${s.name}\0${body}`;
           samples.set(key, [...(samples.get(key) ?? []), { scenario: s.name, body, ...m }]);
           process.stderr.write(`${s.name} ${body}: ${m.rps} req/s, ${m.cpuUs} µs CPU/req at ${RATE[body] ?? 1000} req/s, ${m.satCpuUs} at saturation\n`);
@@ -109,6 +111,9 @@ async function main(): Promise<void> {
   if (!ONLY || ONLY.includes('plugin-added')) {
     const added = await measurePluginAdded({ origin, dir: work, start: startGatehouse, rounds: AB_ROUNDS, seconds: AB_SECONDS, connections: CONNECTIONS, rate: RATE['1k']! });
     printAdded(added);
+  }
+  if (!ONLY || ONLY.includes('tls-handshakes')) {
+    printHandshakes(await measureHandshakes({ origin, dir: work, start: startGatehouse, seconds: SECONDS }));
   }
 }
 

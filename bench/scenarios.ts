@@ -1,6 +1,15 @@
 /** What the benchmark runs: baselines first, then Gatehouse configurations. Add rows here. */
 import type autocannon from 'autocannon';
 import { writeFileSync } from 'node:fs';
+import { createCa, issueLeaf } from '../src/tls/dev-certs.js';
+
+/** A development certificate for 127.0.0.1 in `dir`: `tls.certs` lines of a reverse listener. */
+export function benchCert(dir: string): string {
+  const leaf = issueLeaf(['127.0.0.1', 'localhost'], createCa({ commonName: 'Gatehouse bench CA' }), { days: 2 });
+  writeFileSync(`${dir}/bench-tls.pem`, leaf.certPem);
+  writeFileSync(`${dir}/bench-tls.key`, leaf.keyPem);
+  return `    tls: { certs: [{ cert: "${dir}/bench-tls.pem", key: "${dir}/bench-tls.key" }], hsts: "" }\n`;
+}
 
 export interface Scenario {
   name: string;
@@ -12,6 +21,8 @@ export interface Scenario {
   config?: (port: number, origin: string, dir: string, origin2: string, redis: string) => string;
   /** The runner starts a redis-server for this row (its URL is `redis`); skipped when redis-server is missing. */
   needsRedis?: boolean;
+  /** `https` for rows whose listener terminates TLS (autocannon does not verify the certificate). Default http. */
+  scheme?: 'http' | 'https';
   path?: string;
   bodies?: string[];
   autocannon?: (port: number) => Partial<autocannon.Options>;
@@ -102,3 +113,13 @@ scenarios.push(
   { name: 'gatehouse+rate-limit', kind: 'gatehouse', bodies: ['1k'], config: rateLimit('') },
   { name: 'gatehouse+rate-limit-redis', kind: 'gatehouse', bodies: ['1k'], needsRedis: true, config: rateLimit('shared: { redis: "REDIS", timeout: 1s }') },
 );
+
+/**
+ * TLS termination, HTTP/1.1 keep-alive: the same pass-through as `gatehouse` behind a TLS listener, so the
+ * difference between the two rows is what TLS costs per request (record encryption; handshakes are rare
+ * on kept-alive connections; see the handshake figures below the table).
+ */
+scenarios.push({
+  name: 'gatehouse-tls', kind: 'gatehouse', bodies: ['1k'], scheme: 'https',
+  config: (port, origin, dir) => reverseConfig(port, origin, dir).replace(`  - listen: 127.0.0.1:${port}\n`, `  - listen: 127.0.0.1:${port}\n${benchCert(dir)}`),
+});

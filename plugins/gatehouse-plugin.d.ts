@@ -26,7 +26,14 @@ export interface RequestView {
   readonly query: string;
   readonly headers: Readonly<Headers>;
   readonly client: { readonly ip: string; readonly port: number; readonly user: string | null };
-  readonly tls: { readonly sni: string | null; readonly version: string } | null;
+  /**
+   * TLS of the client connection, or null. `client_cert`: the client certificate on listeners with
+   * `tls.client_ca` (subject like `CN=alice, O=Example`, SHA-256 fingerprint, whether it chained to client_ca), else null.
+   */
+  readonly tls: {
+    readonly sni: string | null; readonly version: string;
+    readonly client_cert: { readonly subject: string; readonly fingerprint256: string; readonly verified: boolean } | null;
+  } | null;
   /** Name of the matched route (reverse mode), else null. */
   readonly route: string | null;
 }

@@ -24,11 +24,16 @@ import { sharedStickyStore } from './shared/shared-sticky.js';
 import { Fleet, type PoolChange } from './shared/fleet.js';
 import { originOf } from './core/origin.js';
 import { createOtlpRecorder, type SpanRecorder } from './observability/otlp.js';
+import { Http01Responder } from './tls/acme/http01.js';
+import { TicketKeys } from './tls/ticket-keys.js';
+import { resolve } from 'node:path';
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
   /** Resolver of the forward listeners' SSRF guard (default dns.lookup); tests inject stubs, e.g. for DNS rebinding. */
   forwardLookup?: LookupAll;
+  /** Secret the TLS session-ticket keys derive from; workers of one cluster share it (default: random). */
+  ticketSecret?: Buffer;
 }
 
 /**
@@ -80,14 +85,22 @@ export class Gateway {
   readonly #runtimeChanges = new Map<string, PoolChange>();
   /** Set at start with `tracing.otlp_endpoint`. */
   #spans?: SpanRecorder;
+  /** ACME HTTP-01 tokens, answered on every plain reverse listener. */
+  readonly http01 = new Http01Responder();
+  /** Session-ticket keys of every TLS listener (shared across workers through `ticketSecret`). */
+  readonly ticketKeys: TicketKeys;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
     this.viaName = config.via_name || defaultViaName(config.node_id);
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
+    this.ticketKeys = new TicketKeys(options.ticketSecret);
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
+    this.metrics.watchCertificates(() => this.#reverse.flatMap((r) => (r.sni?.describe() ?? []).map((c) => ({
+      listener: r.name, names: c.names.join(','), validTo: Date.parse(c.validTo),
+    }))));
     this.plugins = new PluginHost(config, log, this.metrics.registry);
     if (config.shared.redis) {
       const state = new SharedState(config.shared, log, this.metrics.registry);
@@ -95,6 +108,7 @@ export class Gateway {
       this.fleet = new Fleet(state, this);
     }
     this.#pools = this.#buildPools(config);
+    this.#setAcmeDirectories(config);
     this.#reverse = config.reverse.map((l, i) => this.#newReverse(l, i));
     this.#tcp = config.tcp.map((l, i) => this.#newTcp(l, i));
     this.#forward = config.forward.map((l, i) => this.#newForward(l, i));
@@ -111,7 +125,13 @@ export class Gateway {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
       pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
+      http01: this.http01, ticketKeys: this.ticketKeys,
     });
+  }
+
+  /** Plain listeners also answer tokens another process placed in a shared ACME directory. */
+  #setAcmeDirectories(config: GatehouseConfig): void {
+    this.http01.setDirectories(config.reverse.flatMap((l) => (l.tls?.acme ? [resolve(l.tls.acme.dir)] : [])));
   }
 
   #newTcp(cfg: GatehouseConfig['tcp'][number], index: number): TcpProxyListener {
@@ -154,7 +174,7 @@ export class Gateway {
     if (this.#config.tracing.otlp_endpoint) this.#spans = await createOtlpRecorder(this.#config.tracing, this.#config.node_id);
     const started: { stop(ms?: number): Promise<void> }[] = [];
     try {
-      for (const r of this.#reverse) { await r.listener.start(); started.push(r.listener); }
+      for (const r of this.#reverse) { await r.start(); started.push({ stop: (ms?: number) => r.stop(ms ?? 0) }); }
       for (const t of this.#tcp) { await t.start(); started.push(t); }
       for (const f of this.#forward) { await f.start(); started.push({ stop: (ms?: number) => f.stop(ms ?? 0) }); }
       if (this.#admin) { await this.#admin.start(); started.push(this.#admin); }
@@ -165,6 +185,7 @@ export class Gateway {
       throw e;
     }
     this.#health.reconcile(this.#pools);
+    this.#warnInsecurePools();
     const admin = this.#admin?.address;
     const demo = this.#config.demo_origins.length ? this.#config.demo_origins : undefined;
     this.log.info({ listeners: this.describeListeners(), admin: admin && `${admin.host}:${admin.port}`, demo_origins: demo }, 'gatehouse started');
@@ -200,10 +221,11 @@ export class Gateway {
     this.#config = config;
     this.cache.configure(cacheOptions(config));
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
+    this.#setAcmeDirectories(config);
     const drainMs = config.shutdown_timeout;
     this.#reverse = await reloadByAddress(this.#reverse, config.reverse, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newReverse(cfg, i),
-      start: (l) => l.listener.start(), stop: (l) => l.listener.stop(drainMs),
+      start: (l) => l.start(), stop: (l) => l.stop(drainMs),
     });
     this.#tcp = await reloadByAddress(this.#tcp, config.tcp, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newTcp(cfg, i), start: (l) => l.start(), stop: (l) => l.stop(drainMs),
@@ -218,14 +240,22 @@ export class Gateway {
       for (const u of pool.upstreams) if (!live.has(u)) { u.draining = true; void u.idle().then(() => u.close()); }
     }
     this.plugins.commit(config);
+    this.#warnInsecurePools();
     this.log.info({ listeners: this.describeListeners() }, 'config reloaded');
+  }
+
+  /** `insecure_skip_verify` is said out loud every time it takes effect. */
+  #warnInsecurePools(): void {
+    for (const p of this.#pools.values()) {
+      if (p.config.tls?.insecure_skip_verify) this.log.warn({ pool: p.name }, `pools.${p.name}.tls.insecure_skip_verify: upstream certificates are NOT verified`);
+    }
   }
 
   /** Stops accepting, lets in-flight requests finish up to shutdown_timeout, then closes everything. */
   async stop(): Promise<void> {
     const ms = this.#config.shutdown_timeout;
     this.log.info({ timeout_ms: ms }, 'draining');
-    await Promise.all([...this.#reverse.map((r) => r.listener.stop(ms)), ...this.#tcp.map((t) => t.stop(ms)), ...this.#forward.map((f) => f.stop(ms))]);
+    await Promise.all([...this.#reverse.map((r) => r.stop(ms)), ...this.#tcp.map((t) => t.stop(ms)), ...this.#forward.map((f) => f.stop(ms))]);
     await this.#admin?.stop();
     await this.#health.stop();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
@@ -233,6 +263,7 @@ export class Gateway {
     await this.fleet?.state.stop();
     // sends the spans still batched
     await this.#spans?.shutdown().catch((e: Error) => this.log.warn({ err: e.message }, 'OTLP export failed at shutdown'));
+    this.ticketKeys.close();
     this.log.info('stopped');
   }
 
@@ -277,6 +308,7 @@ export class Gateway {
         inflight: r.listener.inflight,
         routes: r.routes.routes.map((rt) => ({ name: rt.name, match: rt.config.match, pool: rt.pool, respond: rt.respond?.status, cache: rt.cache })),
         certificates: r.sni?.describe(),
+        acme: r.acme && { domains: r.config.tls?.acme?.domains, directory: r.config.tls?.acme?.directory, last_error: r.acme.lastError ?? null },
       })),
       pools: Object.fromEntries([...this.#pools.values()].map((p) => [p.name, {
         balance: p.config.balance,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { closest } from '../config/did-you-mean.js';
 import { runProxy } from './run-command.js';
-import { runtimeProblems } from './runtime-checks.js';
+import { certificateWarnings, runtimeProblems } from './runtime-checks.js';
 import { routingPluginWarnings } from './routing-plugin-check.js';
 
 const USAGE = `Usage:
@@ -11,7 +11,7 @@ const USAGE = `Usage:
   gatehouse check [--config FILE]      validate config, plugins and certificates; print every problem
   gatehouse certs ca [--out DIR] [--name CN] [--days N] [--force]
                                        write a development CA
-  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N]
+  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N] [--client]
                                        write a certificate for HOSTs signed by that CA
   gatehouse plugin test FILE [--request JSON_FILE | --cases DIR] [--hook onRequest|route|onResponse]
                              [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]
@@ -66,6 +66,7 @@ async function check(args: string[]): Promise<number> {
     const problems = await runtimeProblems(config);
     for (const warning of await routingPluginWarnings(config)) err(`warning: ${warning}`);
     if (problems.length) { problems.forEach(err); return 1; }
+    for (const w of certificateWarnings(config)) err(`warning: ${w}`);
     out(`${file}: ok`);
     return 0;
   } catch (e) {

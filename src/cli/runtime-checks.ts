@@ -1,8 +1,13 @@
 /** Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. */
+import { readFileSync } from 'node:fs';
 import type { GatehouseConfig } from '../config/types.js';
 import { validateReverseTls } from '../tls/sni-contexts.js';
 import { pluginProblems } from '../plugins/plugin-config-check.js';
 import { forwardProblems } from '../forward/forward-policy.js';
+import { upstreamTlsProblems } from '../reverse/upstream-tls.js';
+import { certificateWarnings } from '../tls/expiry-warnings.js';
+
+export { certificateWarnings };
 
 /**
  * `plugins: false` leaves the plugins out: the gateway loads them itself before it listens (or
@@ -12,7 +17,18 @@ export async function runtimeProblems(config: GatehouseConfig, opts: { plugins?:
   const problems: string[] = [];
   config.reverse.forEach((l, i) => {
     if (l.tls) problems.push(...validateReverseTls(l.tls, { keyPrefix: `reverse[${i}].tls` }).map((p) => `${p.key}: ${p.message}`));
+    const caFile = l.tls?.acme?.directory_ca;
+    if (caFile) {
+      try {
+        if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----')) problems.push(`reverse[${i}].tls.acme.directory_ca: ${caFile} holds no PEM certificate`);
+      } catch (e) {
+        problems.push(`reverse[${i}].tls.acme.directory_ca: cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    }
   });
+  for (const [name, pool] of Object.entries(config.pools)) {
+    problems.push(...upstreamTlsProblems(pool.tls, `pools.${name}.tls`).problems.map((p) => `${p.key}: ${p.message}`));
+  }
   if (opts.plugins !== false) problems.push(...await pluginProblems(config));
   // ACLs, block lists, users/groups files, intercept CA, allow_destinations, parent, PAC
   problems.push(...await forwardProblems(config.forward));

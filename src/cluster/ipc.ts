@@ -17,7 +17,7 @@ export type WorkerCall =
   | { op: 'admin'; change: PoolChange };
 
 export type ToWorker =
-  | { gh: 'start'; config: GatehouseConfig; replay: PoolChange[] }
+  | { gh: 'start'; config: GatehouseConfig; replay: PoolChange[]; ticketSecret: string }
   | { gh: 'call'; id: number; call: WorkerCall };
 
 export type FromWorker =

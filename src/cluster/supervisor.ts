@@ -3,6 +3,7 @@
  * made so far), replaces one that dies (with a back-off), fans calls out to them, and stops them.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/types.js';
 import { CallTracker, isGatehouseMessage, type CallResult, type FromWorker, type PoolChange, type ToWorker, type WorkerCall } from './ipc.js';
@@ -37,6 +38,8 @@ export class Supervisor {
   #generation = 0;
   /** Pool changes since the last reload, in order: what a new worker replays. */
   #journal: PoolChange[] = [];
+  /** Every worker derives its TLS session-ticket keys from this, so a ticket resumes on any worker. */
+  readonly #ticketSecret = randomBytes(32).toString('hex');
   #started = false;
   #stopping = false;
   #allExited?: () => void;
@@ -114,7 +117,7 @@ export class Supervisor {
         else if (m.gh === 'hello') {
           slot.generation = this.#generation;
           slot.applied = this.#journal.length;
-          worker.send({ gh: 'start', config: this.#config, replay: [...this.#journal] } satisfies ToWorker);
+          worker.send({ gh: 'start', config: this.#config, replay: [...this.#journal], ticketSecret: this.#ticketSecret } satisfies ToWorker);
         } else if (m.gh === 'ready') {
           void this.exclusive(() => this.#catchUp(slot, worker)).then(() => settle());
         } else if (m.gh === 'failed') {

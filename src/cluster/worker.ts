@@ -28,11 +28,11 @@ export async function runWorker(): Promise<number> {
 
   const start = await Promise.race([startMessage(), stopRequested.then(() => null)]);
   if (!start) return 0;
-  const { config, replay } = start;
+  const { config, replay, ticketSecret } = start;
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id, worker: id });
   let gateway: Gateway;
   try {
-    gateway = new Gateway(withoutAdmin(config), log);
+    gateway = new Gateway(withoutAdmin(config), log, undefined, { ticketSecret: Buffer.from(ticketSecret, 'hex') });
     const admin = new GatewayAdminTarget(gateway);
     // Runtime pool changes made before this worker existed (it may be a replacement).
     for (const change of replay) await (admin[change.method] as (...a: unknown[]) => Promise<unknown>)(...change.args);

@@ -249,15 +249,35 @@ const routeShape = object({
   plugins: f('Filter and routing plugins, in order.', array(pluginEntry), []),
 }, (r) => ((r.pool === undefined) === (r.respond === undefined) ? ['must have exactly one of pool or respond'] : []));
 
+const acmeShape = object({
+  directory: f('ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory.', url('https:'), undefined, true),
+  email: f('Contact address given to the CA (expiry notices); empty = none.', str(), ''),
+  domains: f('Names the certificate covers; the CA checks each one through HTTP-01, so they must reach a plain listener of this proxy on port 80.',
+    array(str({ nonEmpty: true })), undefined, true),
+  challenge: f('Challenge type: http-01 (tls-alpn-01 is not supported).', str({ oneOf: ['http-01'] }), 'http-01'),
+  eab: f('External account binding, for CAs that require one (ZeroSSL, Google, step-ca).', object({
+    kid: f('Key identifier given by the CA.', str({ nonEmpty: true }), undefined, true),
+    hmac_key: f('Base64url MAC key given by the CA.', str({ nonEmpty: true }), undefined, true),
+  })),
+  dir: f('Directory holding the account key, certificates and the order lock (files 0600); instances sharing it order one at a time.', str({ nonEmpty: true }), 'certs/acme'),
+  directory_ca: f('Extra CA certificates (PEM file) trusted for the directory\'s HTTPS besides the system roots (a private ACME CA); empty = system roots.', str(), ''),
+});
+
 export const reverseShape = object({
   listen: f('Address to listen on.', listen, undefined, true),
   tls: f('TLS termination.', object({
-    certs: f('Certificates; SNI picks by their names, the first is the default.',
-      array(object({ cert: f('PEM certificate.', str({ nonEmpty: true }), undefined, true), key: f('PEM key.', str({ nonEmpty: true }), undefined, true) })),
-      undefined, true),
+    certs: f('Certificate files; SNI picks by their names, the first is the default (after the ACME certificate, when acme is set). '
+      + 'Files are re-read on SIGHUP and when they change; a broken new file keeps the old certificate.',
+      array(object({ cert: f('PEM certificate (chain: leaf first).', str({ nonEmpty: true }), undefined, true), key: f('PEM key.', str({ nonEmpty: true }), undefined, true) })),
+      []),
+    acme: f('Obtain and renew a certificate from an ACME CA (RFC 8555), e.g. Let\'s Encrypt; HTTP-01 is answered by every plain reverse listener (port 80).', acmeShape),
     min_version: f('Oldest TLS version accepted.', str({ oneOf: ['TLSv1.2', 'TLSv1.3'] }), 'TLSv1.2'),
     hsts: f('Strict-Transport-Security value; empty = none.', str(), 'max-age=31536000'),
-  })),
+    client_ca: f('PEM file of the CAs client certificates must chain to (mTLS); empty = no client certificates asked for.', str(), ''),
+    client_cert: f('With client_ca: require (no valid client certificate, no handshake) or optional (none is fine; an invalid one gets 403).',
+      str({ oneOf: ['optional', 'require'] }), 'require'),
+  }, (t) => ((t.certs as unknown[] | undefined)?.length || t.acme ? [] : ['needs certs or acme']))),
+  redirect_https: f('Plain listener only: answer every request with 308 to the same URL on https (ACME HTTP-01 requests excepted).', bool, false),
   routes: f('First match wins.', array(routeShape), undefined, true),
   purge_acl: f('Client CIDRs allowed to send PURGE.', array(cidr), ['127.0.0.0/8', '::1/128']),
   paths: f('Path normalisation before routing (RFC 3986 §6.2.2; dot segments always resolved).', object({
@@ -282,6 +302,13 @@ const statusSpec = either('a status code or a range "200-399"', int(100, 599), s
 export const poolShape = object({
   balance: f('Balancing policy.', str({ oneOf: ['round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash', 'least_time', 'random_two'] }), 'round_robin'),
   hash_key: f('consistent_hash key: ip | header:NAME | cookie:NAME | path.', str({ nonEmpty: true }), 'ip'),
+  tls: f('How https:// upstreams are verified and what this proxy shows them.', object({
+    ca: f('Extra CA certificates (PEM file) trusted besides the system roots; empty = system roots only.', str(), ''),
+    servername: f('SNI name sent and checked in the upstream certificate; default: the upstream URL\'s host.', str(), ''),
+    cert: f('Client certificate (PEM) presented to upstreams that ask for one.', str(), ''),
+    key: f('Key of tls.cert.', str(), ''),
+    insecure_skip_verify: f('Accept any upstream certificate (logged as a warning at every start). Never in production.', bool, false),
+  }, (t) => (!t.cert !== !t.key ? ['cert and key go together'] : [])), {}),
   upstreams: f('Upstream servers.', array(object({
     url: f('http://host:port of the upstream (tcp pools: tcp://host:port also accepted).', url('http:', 'https:', 'tcp:'), undefined, true),
     weight: f('Relative weight.', int(1, 1000), 1),

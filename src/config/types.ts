@@ -62,9 +62,19 @@ export interface Route {
   plugins: PluginEntry[];
 }
 
+export interface AcmeConfig {
+  directory: string; email: string; domains: string[]; challenge: 'http-01';
+  eab?: { kid: string; hmac_key: string }; dir: string; directory_ca: string;
+}
+export interface ReverseTls {
+  certs: { cert: string; key: string }[]; acme?: AcmeConfig; min_version: 'TLSv1.2' | 'TLSv1.3'; hsts: string;
+  client_ca: string; client_cert: 'optional' | 'require';
+}
+
 export interface ReverseListener {
   listen: string;
-  tls?: { certs: { cert: string; key: string }[]; min_version: 'TLSv1.2' | 'TLSv1.3'; hsts: string };
+  tls?: ReverseTls;
+  redirect_https: boolean;
   routes: Route[];
   purge_acl: string[];
   paths: { merge_slashes: boolean; escaped_slashes: 'keep' | 'reject' | 'decode' };
@@ -82,6 +92,7 @@ export interface HealthConfig {
 export interface PoolConfig {
   balance: 'round_robin' | 'weighted_round_robin' | 'least_conn' | 'ip_hash' | 'consistent_hash' | 'least_time' | 'random_two';
   hash_key: string;
+  tls: { ca: string; servername: string; cert: string; key: string; insecure_skip_verify: boolean };
   upstreams: { url: string; weight: number }[];
   health?: HealthConfig;
   passive?: { max_failures: number; window: number; eject: number; on_5xx: boolean };

@@ -22,7 +22,13 @@ export interface ListenerInfo {
   isTrusted(ip: string): boolean;
 }
 
-export interface TlsInfo { readonly version: string; readonly cipher: string; readonly sni: string }
+export interface TlsInfo {
+  readonly version: string; readonly cipher: string; readonly sni: string;
+  /** The client certificate (mTLS listeners), when one was presented. */
+  readonly client?: ClientCertInfo;
+}
+/** A client certificate: subject DN (`CN=…, O=…`), SHA-256 fingerprint, and whether it chained to `client_ca`. */
+export interface ClientCertInfo { readonly subject: string; readonly fingerprint256: string; readonly verified: boolean }
 
 /** What the access log and plugins learn about where the request went. */
 export interface RouteInfo { readonly name: string; readonly pool?: string; readonly cache: boolean }

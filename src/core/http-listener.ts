@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { listenOn } from './listen.js';
 import type { Limits } from '../config/types.js';
 import { parseListen } from '../config/shape.js';
-import { RequestContext, type ListenerInfo, type TlsInfo } from './context.js';
+import { RequestContext, type ClientCertInfo, type ListenerInfo, type TlsInfo } from './context.js';
 import { sendError, sendRawError } from './error-response.js';
 import { ProxyError, type ErrorKind } from './errors.js';
 import type { Pipeline } from './pipeline.js';
@@ -50,7 +50,17 @@ function tlsInfo(socket: Socket): TlsInfo | null {
     version: s.getProtocol() ?? '',
     cipher: s.getCipher()?.name ?? '',
     sni: (s as TLSSocket & { servername?: string | false }).servername || '',
+    client: clientCert(s),
   });
+}
+
+/** The peer certificate of an mTLS connection; undefined when none was asked for or presented. */
+function clientCert(s: TLSSocket): ClientCertInfo | undefined {
+  const x509 = s.getPeerX509Certificate?.();
+  if (!x509) return undefined;
+  // one line, RFC 4514 order is not what node gives; `CN=a, O=b` reads well in logs and rules
+  const subject = x509.subject.split('\n').filter(Boolean).join(', ');
+  return { subject, fingerprint256: x509.fingerprint256, verified: s.authorized };
 }
 
 

@@ -20,7 +20,7 @@ export interface AccessRecord {
   upstream_status?: number;
   upstream_ms?: number;
   user?: string;
-  tls?: { version: string; cipher: string; sni: string } | null;
+  tls?: { version: string; cipher: string; sni: string; client?: { subject: string; fingerprint256: string; verified: boolean } } | null;
   error?: string;
   extra?: Record<string, unknown>;
 }

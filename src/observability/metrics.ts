@@ -47,9 +47,26 @@ export class Metrics {
     name: 'gatehouse_cache_entries', help: 'Responses (variants) held by the cache.', registers: [this.registry],
     collect: () => { const s = this.#cacheStats?.(); if (s) this.cacheEntries.set(s.entries); },
   });
+  /** Reads the served certificates when /metrics is scraped (set by the gateway). */
+  #certificates?: () => { listener: string; names: string; validTo: number }[];
+  readonly certificateExpiry = new client.Gauge({
+    name: 'gatehouse_tls_certificate_expiry_seconds', help: 'Seconds until each served certificate expires (negative: expired).',
+    labelNames: ['listener', 'names'] as const, registers: [this.registry], aggregator: 'min',
+    collect: () => {
+      const list = this.#certificates?.();
+      if (!list) return;
+      this.certificateExpiry.reset();
+      const now = Date.now();
+      for (const c of list) this.certificateExpiry.labels(c.listener, c.names).set(Math.round((c.validTo - now) / 1000));
+    },
+  });
   #cacheChildren = new Map<string, CounterChild>();
   /** listener → route → children: nested maps of strings the caller already holds, so no key is built per request. */
   #requestChildren = new Map<string, Map<string, { duration: HistogramChild; codes: Map<number, CounterChild> }>>();
+
+  watchCertificates(list: () => { listener: string; names: string; validTo: number }[]): void {
+    this.#certificates = list;
+  }
 
   constructor() {
     // The event-loop lag sampler wakes the process at this interval; 10 ms (the default) is 100 wake-ups a second.

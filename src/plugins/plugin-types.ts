@@ -24,7 +24,8 @@ export interface RequestView {
   query: string;
   headers: HeaderView;
   client: { ip: string; port: number; user: string | null };
-  tls: { sni: string | null; version: string } | null;
+  /** `client_cert`: the mTLS client certificate (subject DN, SHA-256 fingerprint, whether it chained to client_ca), or null. */
+  tls: { sni: string | null; version: string; client_cert: { subject: string; fingerprint256: string; verified: boolean } | null } | null;
   /** The matched route's name (reverse) or null (forward, or no route yet). */
   route: string | null;
 }

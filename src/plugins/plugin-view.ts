@@ -53,7 +53,7 @@ export function requestViewOf(ctx: RequestContext): RequestView {
     query,
     headers: headerView(req.headers),
     client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
-    tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version } : null,
+    tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version, client_cert: ctx.tls.client ?? null } : null,
     route: ctx.route?.name ?? null,
   };
 }
@@ -101,7 +101,11 @@ export function requestViewFrom(partial: unknown = {}): RequestView {
   const query = str(p.query, parsed ? parsed.search.replace(/^\?/, '') : '');
   headers.host ??= host;
   const client = isObject(p.client) ? p.client : {};
-  const tls = isObject(p.tls) ? { sni: typeof p.tls.sni === 'string' ? p.tls.sni : null, version: str(p.tls.version, 'TLSv1.3') } : null;
+  const cc = isObject(p.tls) && isObject(p.tls.client_cert) ? p.tls.client_cert : undefined;
+  const tls = isObject(p.tls) ? {
+    sni: typeof p.tls.sni === 'string' ? p.tls.sni : null, version: str(p.tls.version, 'TLSv1.3'),
+    client_cert: cc ? { subject: str(cc.subject, ''), fingerprint256: str(cc.fingerprint256, ''), verified: cc.verified === true } : null,
+  } : null;
   return {
     id: str(p.id, 'test-request'),
     mode: p.mode === 'forward' ? 'forward' : 'reverse',

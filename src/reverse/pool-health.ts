@@ -123,7 +123,7 @@ export class PoolHealth {
     }
     entry.checker = createHealthChecker({
       path: h.path, interval: h.interval, timeout: h.timeout, expect_status: h.expect_status,
-      expect_body: h.expect_body || undefined, host: h.host || undefined,
+      expect_body: h.expect_body || undefined, host: h.host || undefined, tls: entry.pool.tls,
     });
   }
 

@@ -14,6 +14,11 @@ import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { traceContextStage } from '../observability/trace-context.js';
 import type { SpanRecorder } from '../observability/otlp.js';
+import { AcmeManager } from '../tls/acme/acme-manager.js';
+import type { Http01Responder } from '../tls/acme/http01.js';
+import { watchCertFiles, type CertWatch } from '../tls/cert-watch.js';
+import type { TicketKeys } from '../tls/ticket-keys.js';
+import { acmeChallengeStage, clientCertStage, redirectHttpsStage } from './tls-stages.js';
 import { proxyStage, type ProxyStageDeps } from './proxy-stage.js';
 import { respondStage } from './respond-stage.js';
 import { RouteTable, type CompiledRoute } from './route-table.js';
@@ -40,6 +45,10 @@ export interface ReverseDeps {
   spanRecorder?: () => SpanRecorder | undefined;
   /** Fleet-wide rate-limit buckets (shared.redis); undefined: per process. */
   sharedBuckets?: SharedBuckets['limiter'];
+  /** ACME HTTP-01 tokens, answered by plain listeners; shared by every listener of the gateway. */
+  http01?: Http01Responder;
+  /** Session-ticket keys for TLS listeners (shared across workers). */
+  ticketKeys?: TicketKeys;
 }
 
 /** Runs the matched route's own plugin stage, if it has one. */
@@ -72,6 +81,8 @@ export class ReverseProxyListener {
   /** Upgrade protocols some route allows (lower-case). */
   #upgrades: Set<string>;
   #pipeline: Pipeline;
+  #acme?: AcmeManager;
+  #watch?: CertWatch;
 
   constructor(config: ReverseListenerConfig, index: number, private readonly deps: ReverseDeps) {
     this.name = `reverse[${index}]`;
@@ -87,8 +98,60 @@ export class ReverseProxyListener {
       tls: this.sni?.serverOptions(),
       acceptsUpgrade: (protocol) => this.#upgrades.has(protocol),
     });
-    if (this.sni) this.sni.attach(this.listener.server as never);
+    if (this.sni) {
+      this.sni.attach(this.listener.server as never);
+      const keys = deps.ticketKeys;
+      if (keys) {
+        keys.attach(this.listener.server as never);
+        this.sni.useTicketKeys(() => keys.current());
+      }
+    }
   }
+
+  /** Listens, then starts ACME and the watch on certificate files. */
+  async start(): Promise<void> {
+    await this.listener.start();
+    this.#startAcme();
+    this.#startWatch();
+  }
+
+  async stop(drainMs: number): Promise<void> {
+    this.#stopAcme();
+    this.#stopWatch();
+    await this.listener.stop(drainMs);
+  }
+
+  /** The ACME manager of this listener (undefined without `tls.acme`). */
+  get acme(): AcmeManager | undefined { return this.#acme; }
+
+  #startAcme(): void {
+    const { sni, deps } = this;
+    const acme = this.#config.tls?.acme;
+    if (!sni || !acme || !deps.http01) return;
+    this.#acme = new AcmeManager({
+      config: acme, listener: this.name, log: deps.log, http01: deps.http01,
+      onCertificate: (cert) => {
+        const problems = sni.setAcmeCertificate(cert);
+        if (problems.length) deps.log.error({ listener: this.name, problems }, 'acme: new certificate not usable; keeping the current one');
+      },
+    });
+    this.#acme.start();
+  }
+
+  #stopAcme(): void { this.#acme?.stop(); this.#acme = undefined; }
+
+  /** Certificate files are re-read when they change (editors and certbot replace them by rename). */
+  #startWatch(): void {
+    const sni = this.sni;
+    if (!sni) return;
+    this.#watch = watchCertFiles(sni.files(), () => {
+      const problems = sni.reload();
+      if (problems.length) this.deps.log.error({ listener: this.name, problems: problems.map((p) => `${p.key}: ${p.message}`) }, 'certificate files changed but do not load; keeping the current certificates');
+      else this.deps.log.info({ listener: this.name, certificates: sni.describe() }, 'certificates reloaded');
+    });
+  }
+
+  #stopWatch(): void { this.#watch?.close(); this.#watch = undefined; }
 
   get config(): ReverseListenerConfig { return this.#config; }
   get routes(): RouteTable { return this.#routes; }
@@ -108,8 +171,11 @@ export class ReverseProxyListener {
       loopStage(this.#info.viaName),
       cfg.trace_context ? traceContextStage(this.deps.spanRecorder) : undefined,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
+      this.sni?.clientCertMode === 'optional' ? clientCertStage : undefined,
       rateLimitStage(cfg.limits, this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name }),
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
+      !cfg.tls && this.deps.http01 ? acmeChallengeStage(this.deps.http01) : undefined,
+      !cfg.tls && cfg.redirect_https ? redirectHttpsStage : undefined,
       ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),
       routePluginsStage(plugins),
@@ -138,10 +204,19 @@ export class ReverseProxyListener {
 
   /** Swaps routes and stages for a new config of the same address; connections stay open. */
   reload(config: ReverseListenerConfig): void {
+    const acmeChanged = JSON.stringify(config.tls?.acme) !== JSON.stringify(this.#config.tls?.acme);
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
     this.#upgrades = upgradesOf(config);
-    if (this.sni && config.tls) this.sni.reload(config.tls);
+    if (this.sni && config.tls) {
+      const problems = this.sni.reload(config.tls);
+      if (problems.length) this.deps.log.error({ listener: this.name, problems: problems.map((p) => `${p.key}: ${p.message}`) }, 'certificates do not load; keeping the current ones');
+    }
     this.#pipeline = this.#build();
+    if (!this.listener.server.listening) return;
+    // the file list may have changed; an ACME manager is only replaced when its settings did
+    this.#stopWatch();
+    this.#startWatch();
+    if (acmeChanged) { this.#stopAcme(); this.#startAcme(); }
   }
 }

@@ -13,7 +13,7 @@ import type { RequestContext } from '../core/context.js';
 import { downstreamResponseHeaders } from '../core/headers.js';
 import { ProxyError } from '../core/errors.js';
 
-export interface TunnelTarget { readonly url: URL }
+export interface TunnelTarget { readonly url: URL; readonly tls?: import('node:tls').ConnectionOptions }
 
 /** RFC 6455 §4.2.2: the accept key a server must answer to a Sec-WebSocket-Key. */
 function webSocketAccept(key: string): string {
@@ -44,7 +44,7 @@ export function tunnelUpgrade(ctx: RequestContext, target: TunnelTarget, headers
   return new Promise((resolve, reject) => {
     const upstreamReq = send({
       host: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80),
-      method: ctx.req.method, path: ctx.path, headers, setHost: false, agent: false,
+      method: ctx.req.method, path: ctx.path, headers, setHost: false, agent: false, ...target.tls,
     });
     const connectTimer = setTimeout(() => {
       upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));

@@ -5,6 +5,8 @@ import { Upstream } from './upstream.js';
 import { originOf } from '../core/origin.js';
 import type { PoolConfig } from '../config/types.js';
 import type { StickyStore } from './sticky/ip-sticky.js';
+import type { ConnectionOptions } from 'node:tls';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 export class UpstreamPool {
   #upstreams: readonly Upstream[];
@@ -12,13 +14,22 @@ export class UpstreamPool {
   /** Told after every run-time membership change (health checks follow the pool). */
   onMembershipChange?: (pool: UpstreamPool) => void;
 
-  /** `stickyStores`: the fleet's ip-sticky table for a pool name (shared.redis); undefined: per process. */
+  /** TLS options of connections to https:// upstreams (verification, SNI, client certificate). */
+  readonly tls: ConnectionOptions;
+
+  /**
+   * `stickyStores`: the fleet's ip-sticky table for a pool name (shared.redis); undefined: per process.
+   * Throws `TlsConfigError` when a file of `tls` cannot be used.
+   */
   constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '',
     stickyStores?: (pool: string) => StickyStore) {
+    this.tls = upstreamTlsOptions(config.tls, `pools.${name}.tls`);
+    const tlsKey = JSON.stringify(config.tls ?? null);
     this.#upstreams = config.upstreams.map((u) => {
       const kept = reuse?.get(originOf(u.url));
-      if (kept) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
-      return new Upstream(u.url, u.weight, config);
+      // an upstream keeps its connections unless the way they are made changed
+      if (kept && kept.tlsKey === tlsKey) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
+      return new Upstream(u.url, u.weight, config, this.tls);
     });
     this.#balancer = createPoolBalancer(config, name, nodeId, stickyStores?.(name));
   }
@@ -52,7 +63,7 @@ export class UpstreamPool {
   add(url: string, weight: number): Upstream {
     const origin = originOf(url);
     if (this.find(origin)) throw new Error(`upstream ${origin} is already in pool ${this.name}`);
-    const u = new Upstream(url, weight, this.config);
+    const u = new Upstream(url, weight, this.config, this.tls);
     u.rampUp();
     this.#upstreams = [...this.#upstreams, u];
     this.onMembershipChange?.(this);

@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import type { BalancerUpstream } from './balancers/balancer.js';
 import { inSlowStart, slowStartWeight } from './balancers/slow-start.js';
 import { originOf } from '../core/origin.js';
+import type { ConnectionOptions } from 'node:tls';
 import type { PoolConfig } from '../config/types.js';
 import { ConnectionSlots } from './connection-slots.js';
 
@@ -36,14 +37,20 @@ export class Upstream implements BalancerUpstream {
   readonly slots: ConnectionSlots;
   #dispatcher?: Pool;
   readonly #cfg: PoolConfig;
+  /** TLS options of connections to an https:// upstream. */
+  readonly tls: ConnectionOptions;
+  /** The pool's `tls` settings these connections were made with (a reload that changes them makes new upstreams). */
+  readonly tlsKey: string;
 
-  constructor(url: string, weight: number, cfg: PoolConfig) {
+  constructor(url: string, weight: number, cfg: PoolConfig, tls: ConnectionOptions = {}) {
     this.url = new URL(url);
     this.id = originOf(this.url);
     this.configuredWeight = weight;
     this.slowStartMs = cfg.slow_start;
     this.#cfg = cfg;
     this.slots = new ConnectionSlots(cfg.keepalive, cfg.max_queue);
+    this.tls = this.url.protocol === 'https:' ? tls : {};
+    this.tlsKey = JSON.stringify(cfg.tls ?? null);
   }
 
   /** The HTTP connection pool, made on first use: `tcp://` upstreams of TCP listeners never need one. */
@@ -53,7 +60,7 @@ export class Upstream implements BalancerUpstream {
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
-      connect: { timeout: this.#cfg.connect_timeout, noDelay: true },
+      connect: { timeout: this.#cfg.connect_timeout, noDelay: true, ...this.tls } as Pool.Options['connect'],
       headersTimeout: this.#cfg.response_timeout,
       bodyTimeout: this.#cfg.response_timeout,
     }));

@@ -6,7 +6,7 @@ import { createCa, isValidHost, issueLeaf, normalizeHost, type PemPair } from '.
 
 const HELP = `Usage:
   gatehouse certs ca [--out DIR] [--name CN] [--days N] [--force]
-  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N]
+  gatehouse certs issue HOST... [--ca DIR] [--out DIR] [--name NAME] [--days N] [--client]
 
 Development certificates, made with node-forge. Not for production.
 
@@ -20,6 +20,8 @@ certs issue   writes a leaf certificate for the HOSTs (DNS names, *.wildcards, I
               NAME defaults to the first host, "*" spelled "_wildcard"
               (e.g. "*.example.com" -> _wildcard.example.com.pem); existing files are
               replaced. --days sets validity (default 365, at most 397).
+              --client makes it usable as a TLS client certificate too (mTLS:
+              tls.client_ca on a listener, pools.*.tls.cert towards upstreams).
 
 Trust the CA: curl --cacert certs/ca.pem …, or NODE_EXTRA_CA_CERTS=certs/ca.pem.
 
@@ -92,6 +94,7 @@ async function issueCommand(argv: string[], out: (s: string) => void): Promise<n
       out: { type: 'string' },
       name: { type: 'string' },
       days: { type: 'string' },
+      client: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -109,7 +112,7 @@ async function issueCommand(argv: string[], out: (s: string) => void): Promise<n
   const caCertPath = join(values.ca, 'ca.pem');
   const caKeyPath = join(values.ca, 'ca.key');
   const ca = { certPem: await readCaFile(caCertPath), keyPem: await readCaFile(caKeyPath) };
-  const leaf = issueLeaf(hosts, ca, { days });
+  const leaf = issueLeaf(hosts, ca, { days, clientAuth: values.client });
   const dir = values.out ?? values.ca;
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);

@@ -28,6 +28,8 @@ export interface LeafOptions {
   key?: LeafKey;
   /** Clock, for tests. Default `new Date()`. */
   now?: Date;
+  /** Also usable as a TLS client certificate (mTLS). Default false. */
+  clientAuth?: boolean;
 }
 
 const MAX_LEAF_DAYS = 397; // CA/Browser Forum and Apple's limit for TLS server certificates
@@ -104,7 +106,7 @@ export class CertIssuer {
       : forge.pki.getPublicKeyFingerprint(this.#caCert.publicKey, { type: 'RSAPublicKey' }).getBytes();
   }
 
-  /** A serverAuth leaf for `hosts` (DNS names, `*.wildcards`, IPv4/IPv6); CN is the first host. */
+  /** A serverAuth (and with `clientAuth`, client) leaf for `hosts` (DNS names, `*.wildcards`, IPv4/IPv6); CN is the first host. */
   issue(hosts: readonly string[], opts: LeafOptions = {}): PemPair {
     const names = hosts.map(normalizeHost);
     if (names.length === 0) throw new Error('at least one host is required');
@@ -125,7 +127,7 @@ export class CertIssuer {
     cert.setExtensions([
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'extKeyUsage', serverAuth: true, ...(opts.clientAuth ? { clientAuth: true } : {}) },
       { name: 'subjectAltName', altNames: names.map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
       { name: 'subjectKeyIdentifier' },
       { name: 'authorityKeyIdentifier', keyIdentifier: this.#caKeyId },

@@ -1,12 +1,21 @@
 import { createSecureContext, type SecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { certNames, loadCertKeyPair, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
+import { createCa, issueLeaf } from './dev-certs.js';
 
 export { TlsConfigError, type TlsProblem } from './cert-files.js';
 
 /** The reverse listener's `tls:` block. */
 export interface ReverseTlsConfig {
   /** Certificate and key files; SNI picks by each certificate's names, the first is the default. */
-  readonly certs: readonly { readonly cert: string; readonly key: string }[];
+  readonly certs?: readonly { readonly cert: string; readonly key: string }[];
+  /** With ACME, the certificate comes from `setAcmeCertificate`; its domains name the placeholder served until then. */
+  readonly acme?: { readonly domains: readonly string[] };
+  /** PEM file of the CAs client certificates must chain to; empty = no client certificates. */
+  readonly client_ca?: string;
+  readonly client_cert?: 'optional' | 'require';
   /** `TLSv1.2` (default) or `TLSv1.3`. */
   readonly min_version?: string;
   /** `Strict-Transport-Security` value the reverse proxy adds; empty = none. */
@@ -31,10 +40,18 @@ export const CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-interface Entry { readonly pair: CertKeyPair; readonly names: readonly string[]; readonly context: SecureContext }
+interface Entry {
+  readonly pair: CertKeyPair; readonly names: readonly string[]; readonly context: SecureContext;
+  /** `acme` (obtained), `placeholder` (self-signed, served until the ACME one arrives) or `file`. */
+  readonly source: 'file' | 'acme' | 'placeholder';
+}
+
+/** A certificate obtained at run time (ACME). */
+export interface RuntimeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
 
 interface State {
   readonly minVersion: SecureVersion;
+  readonly clientCa: string | undefined;
   readonly hsts: string | undefined;
   readonly entries: readonly Entry[];
   readonly exact: ReadonlyMap<string, Entry>;
@@ -44,7 +61,7 @@ interface State {
 
 /** Every problem with a reverse `tls:` block: files, PEM, key match, expiry, settings. */
 export function validateReverseTls(cfg: ReverseTlsConfig, opts: SniOptions = {}): TlsProblem[] {
-  return build(cfg, opts).problems;
+  return build(cfg, opts, undefined).problems;
 }
 
 /**
@@ -56,11 +73,13 @@ export class SniContexts {
   #cfg: ReverseTlsConfig;
   readonly #opts: SniOptions;
   #state: State;
+  #acme?: RuntimeCertificate;
+  #ticketKeys?: () => Buffer;
   readonly #servers = new Set<TlsServer>();
 
   /** Throws `TlsConfigError` listing every problem. */
   constructor(cfg: ReverseTlsConfig, opts: SniOptions = {}) {
-    const { state, problems } = build(cfg, opts);
+    const { state, problems } = build(cfg, opts, undefined);
     if (!state) throw new TlsConfigError(problems);
     this.#cfg = cfg;
     this.#opts = opts;
@@ -76,8 +95,35 @@ export class SniContexts {
 
   /** Options for `https.createServer` / `tls.createServer`; the default cert serves clients without SNI. */
   serverOptions(): TlsOptions {
-    return { ...this.#defaultOptions(), SNICallback: this.sniCallback, ALPNProtocols: ['http/1.1'] };
+    const mtls = this.#state.clientCa !== undefined;
+    return {
+      ...this.#defaultOptions(), SNICallback: this.sniCallback, ALPNProtocols: ['http/1.1'],
+      requestCert: mtls, rejectUnauthorized: mtls && (this.#cfg.client_cert ?? 'require') === 'require',
+    };
   }
+
+  /** Whether client certificates are asked for, and a bad one refused after the handshake (optional mode). */
+  get clientCertMode(): 'off' | 'optional' | 'require' {
+    return this.#state.clientCa === undefined ? 'off' : (this.#cfg.client_cert ?? 'require');
+  }
+
+  /** Serves an ACME certificate first (default for clients without SNI); connections already open keep theirs. */
+  setAcmeCertificate(cert: RuntimeCertificate): TlsProblem[] {
+    const previous = this.#acme;
+    this.#acme = cert;
+    const problems = this.reload();
+    if (problems.length > 0) this.#acme = previous;
+    return problems;
+  }
+
+  /** The paths of the certificate, key and client CA files (watched for changes). */
+  files(): string[] {
+    const base = this.#opts.baseDir ?? process.cwd();
+    return [...(this.#cfg.certs ?? []).flatMap((c) => [c.cert, c.key]), ...(this.#cfg.client_ca ? [this.#cfg.client_ca] : [])].map((f) => resolve(base, f));
+  }
+
+  /** Where the current session-ticket keys come from, so a reload keeps them (see ticket-keys.ts). */
+  useTicketKeys(current: () => Buffer): void { this.#ticketKeys = current; }
 
   /** Lets `reload()` replace the default (no-SNI) certificate of this server too. */
   attach(server: TlsServer): void {
@@ -91,8 +137,11 @@ export class SniContexts {
   }
 
   /** Each certificate's names and expiry, for `/status` and logs. */
-  describe(): { names: readonly string[]; validTo: string; fingerprint256: string }[] {
-    return this.#state.entries.map((e) => ({ names: e.names, validTo: new Date(e.pair.x509.validTo).toISOString(), fingerprint256: e.pair.x509.fingerprint256 }));
+  describe(now = Date.now()): { names: readonly string[]; source: string; validTo: string; expires_in_s: number; fingerprint256: string }[] {
+    return this.#state.entries.filter((e) => e.source !== 'placeholder').map((e) => {
+      const to = Date.parse(e.pair.x509.validTo);
+      return { names: e.names, source: e.source, validTo: new Date(to).toISOString(), expires_in_s: Math.round((to - now) / 1000), fingerprint256: e.pair.x509.fingerprint256 };
+    });
   }
 
   /**
@@ -100,12 +149,19 @@ export class SniContexts {
    * when there are any, the old certificates keep serving.
    */
   reload(cfg: ReverseTlsConfig = this.#cfg): TlsProblem[] {
-    const { state, problems } = build(cfg, this.#opts);
+    const { state, problems } = build(cfg, this.#opts, this.#acme ?? this.#placeholder());
     if (!state) return problems;
     this.#cfg = cfg;
     this.#state = state;
-    for (const s of this.#servers) s.setSecureContext(this.#defaultOptions());
+    // setSecureContext would give the server fresh random ticket keys: carry the shared ones over
+    for (const s of this.#servers) s.setSecureContext({ ...this.#defaultOptions(), ticketKeys: this.#ticketKeys?.() });
     return [];
+  }
+
+  /** The self-signed certificate served before the first ACME one (kept, so reloads do not mint new ones). */
+  #placeholder(): RuntimeCertificate | undefined {
+    const e = this.#state.entries.find((x) => x.source === 'placeholder');
+    return e && { certPem: e.pair.certPem, keyPem: e.pair.keyPem, x509: e.pair.x509 };
   }
 
   #entryFor(servername: string | undefined): Entry {
@@ -123,34 +179,61 @@ export class SniContexts {
 
   #defaultOptions(): TlsOptions {
     const { pair } = this.#state.entries[0]!;
-    return { cert: pair.certPem, key: pair.keyPem, ...contextOptions(this.#state.minVersion) };
+    return { cert: pair.certPem, key: pair.keyPem, ...contextOptions(this.#state.minVersion, this.#state.clientCa) };
   }
 }
 
-function contextOptions(minVersion: SecureVersion) {
+function contextOptions(minVersion: SecureVersion, clientCa: string | undefined) {
   // Every suite on the list is strong, so let clients pick (ChaCha20 on phones without AES-NI),
-  // as Mozilla's intermediate profile does.
-  return { minVersion, ciphers: CIPHERS, honorCipherOrder: false };
+  // as Mozilla's intermediate profile does. `ca` here is what client certificates are checked against.
+  return { minVersion, ciphers: CIPHERS, honorCipherOrder: false, ...(clientCa ? { ca: clientCa } : {}) };
 }
 
-function build(cfg: ReverseTlsConfig, opts: SniOptions): { state?: State; problems: TlsProblem[] } {
+/** A one-day self-signed certificate for the ACME names, served until the CA's arrives (as Traefik does). */
+function placeholderFor(domains: readonly string[]): RuntimeCertificate {
+  const pair = issueLeaf(domains, createCa({ commonName: 'Gatehouse placeholder (ACME pending)', days: 1 }), { days: 1 });
+  return { ...pair, x509: new X509Certificate(pair.certPem) };
+}
+
+function build(cfg: ReverseTlsConfig, opts: SniOptions, runtime: RuntimeCertificate | undefined): { state?: State; problems: TlsProblem[] } {
   const prefix = opts.keyPrefix ?? 'tls';
   const problems: TlsProblem[] = [];
   const minVersion = (cfg.min_version ?? 'TLSv1.2') as SecureVersion;
   if (!MIN_VERSIONS.includes(minVersion)) problems.push({ key: `${prefix}.min_version`, message: `must be TLSv1.2 or TLSv1.3, got "${cfg.min_version}"` });
   const hsts = cfg.hsts?.trim() || undefined;
   if (hsts && !/(^|;)\s*max-age=\d+\s*(;|$)/i.test(hsts)) problems.push({ key: `${prefix}.hsts`, message: `must contain max-age=SECONDS, got "${hsts}"` });
-  if (!cfg.certs || cfg.certs.length === 0) problems.push({ key: `${prefix}.certs`, message: 'at least one certificate is required' });
+  if ((!cfg.certs || cfg.certs.length === 0) && !cfg.acme) problems.push({ key: `${prefix}.certs`, message: 'at least one certificate is required' });
+  let clientCa: string | undefined;
+  if (cfg.client_ca) {
+    try {
+      clientCa = readFileSync(resolve(opts.baseDir ?? process.cwd(), cfg.client_ca), 'utf8');
+      if (!clientCa.includes('-----BEGIN CERTIFICATE-----')) problems.push({ key: `${prefix}.client_ca`, message: `${cfg.client_ca} holds no PEM certificate` });
+    } catch (e) {
+      problems.push({ key: `${prefix}.client_ca`, message: `cannot read ${cfg.client_ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+    }
+  }
+  const okVersion = MIN_VERSIONS.includes(minVersion) ? minVersion : 'TLSv1.2';
 
   const entries: Entry[] = [];
+  if (cfg.acme) {
+    const cert = runtime ?? placeholderFor(cfg.acme.domains);
+    try {
+      const context = createSecureContext({ cert: cert.certPem, key: cert.keyPem, ...contextOptions(okVersion, clientCa) });
+      const pair: CertKeyPair = { certPem: cert.certPem, keyPem: cert.keyPem, x509: cert.x509, key: createPrivateKey(cert.keyPem) };
+      const placeholder = cert.x509.issuer.includes('Gatehouse placeholder');
+      entries.push({ pair, names: certNames(cert.x509), context, source: placeholder ? 'placeholder' : 'acme' });
+    } catch (e) {
+      problems.push({ key: `${prefix}.acme`, message: `the ACME certificate is not usable: ${(e as Error).message}` });
+    }
+  }
   (cfg.certs ?? []).forEach((c, i) => {
     const at = `${prefix}.certs[${i}]`;
     const loaded = loadCertKeyPair({ certPath: c.cert, keyPath: c.key, certKey: `${at}.cert`, keyKey: `${at}.key` }, opts);
     problems.push(...loaded.problems);
     if (!loaded.pair) return;
     try {
-      const context = createSecureContext({ cert: loaded.pair.certPem, key: loaded.pair.keyPem, ...contextOptions(MIN_VERSIONS.includes(minVersion) ? minVersion : 'TLSv1.2') });
-      entries.push({ pair: loaded.pair, names: certNames(loaded.pair.x509), context });
+      const context = createSecureContext({ cert: loaded.pair.certPem, key: loaded.pair.keyPem, ...contextOptions(okVersion, clientCa) });
+      entries.push({ pair: loaded.pair, names: certNames(loaded.pair.x509), context, source: 'file' });
     } catch (e) {
       // e.g. OpenSSL refusing a 1024-bit key ("ee key too small")
       problems.push({ key: `${at}.cert`, message: `${c.cert} is not usable: ${(e as Error).message}` });
@@ -167,5 +250,5 @@ function build(cfg: ReverseTlsConfig, opts: SniOptions): { state?: State; proble
       if (!map.has(key)) map.set(key, e);
     }
   }
-  return { state: { minVersion, hsts, entries, exact, wildcard }, problems };
+  return { state: { minVersion, clientCa, hsts, entries, exact, wildcard }, problems };
 }

@@ -20,6 +20,8 @@ export interface ActiveHttpOptions {
   readonly host?: string;
   /** Verify the certificate of an https upstream. Default true. */
   readonly tls_verify?: boolean;
+  /** TLS options of https checks (the pool's: CA, SNI name, client certificate). */
+  readonly tls?: import('node:tls').ConnectionOptions;
   readonly jitter?: number;
   readonly random?: () => number;
 }
@@ -58,7 +60,7 @@ export function httpProbe(opts: ActiveHttpOptions): Probe {
         method: 'GET',
         agent: false,
         headers: { host: opts.host ?? target.host, 'user-agent': 'gatehouse-health/1', accept: '*/*', connection: 'close' },
-        ...(secure ? { servername: sniName(opts.host, hostname), rejectUnauthorized: opts.tls_verify ?? true } : {}),
+        ...(secure ? { servername: sniName(opts.host, hostname), rejectUnauthorized: opts.tls_verify ?? true, ...opts.tls } : {}),
       });
       // one deadline for connect, headers and body: a server that trickles its body still fails
       const timer = setTimeout(() => finish({ ok: false, reason: `timeout after ${timeoutMs}ms` }), timeoutMs);

@@ -38,6 +38,15 @@ describe('gatehouse certs', () => {
     expect(new X509Certificate(await readFile(join(out, 'site.pem'))).checkHost('localhost')).to.equal('localhost');
   });
 
+  it('issue --client adds the client-authentication usage (mTLS); without it, server only', async () => {
+    await certs('ca', '--out', dir, '--force');
+    expect((await certs('issue', 'alice.test', '--ca', dir, '--client')).code).to.equal(0);
+    expect((await certs('issue', 'server.test', '--ca', dir)).code).to.equal(0);
+    const usage = async (name: string) => new X509Certificate(await readFile(join(dir, `${name}.pem`))).keyUsage;
+    expect(await usage('alice.test')).to.have.members(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+    expect(await usage('server.test')).to.deep.equal(['1.3.6.1.5.5.7.3.1']);
+  });
+
   it('issue without a CA fails with exit 1 and one line', async () => {
     const r = await certs('issue', 'a.test', '--ca', join(dir, 'nope'));
     expect(r.code).to.equal(1);
