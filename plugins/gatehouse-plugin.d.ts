@@ -34,6 +34,8 @@ export interface RequestView {
     readonly sni: string | null; readonly version: string;
     readonly client_cert: { readonly subject: string; readonly fingerprint256: string; readonly verified: boolean } | null;
   } | null;
+  /** How the client spoke: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`. */
+  readonly protocol: string;
   /** Name of the matched route (reverse mode), else null. */
   readonly route: string | null;
 }

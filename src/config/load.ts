@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import convict from 'convict';
 import { conform } from './shape.js';
-import { listSections, topSchema } from './schema.js';
+import { http2Shape, listSections, topSchema } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import { originOf } from '../core/origin.js';
 import { adminExposureProblem } from '../admin/admin-guard.js';
 import { didYouMean } from './did-you-mean.js';
-import type { GatehouseConfig, Limits } from './types.js';
+import type { GatehouseConfig, Http2Options, Limits } from './types.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -182,6 +182,7 @@ function finish(cfg: GatehouseConfig): GatehouseConfig {
   for (const l of cfg.reverse) {
     l.limits = mergeLimits(l.limits);
     l.routes.forEach((r, i) => { r.name ??= `route${i}`; });
+    if ((l.http2 as unknown) === true) l.http2 = conform({}, http2Shape, '', []) as Http2Options;
   }
   for (const l of cfg.forward) l.limits = mergeLimits(l.limits);
   return deepFreeze(cfg);

@@ -69,6 +69,7 @@ function fieldRows(fields: Record<string, Field>, prefix: string, out: string[])
     if (s.kind === 'object') fieldRows(s.fields, `${path}.`, out);
     else if (s.kind === 'array' && s.of.kind === 'object') fieldRows(s.of.fields, `${path}[].`, out);
     else if (s.kind === 'map' && s.of.kind === 'object') fieldRows(s.of.fields, `${path}.NAME.`, out);
+    else if (s.kind === 'either') for (const o of s.options) if (o.kind === 'object') fieldRows(o.fields, `${path}.`, out);
   }
 }
 

@@ -249,6 +249,16 @@ const routeShape = object({
   plugins: f('Filter and routing plugins, in order.', array(pluginEntry), []),
 }, (r) => ((r.pool === undefined) === (r.respond === undefined) ? ['must have exactly one of pool or respond'] : []));
 
+/** A reverse listener's `http2` options (`true` means all defaults, `false` HTTP/1.1 only). */
+export const http2Shape = object({
+  cleartext: f('Also accept HTTP/2 with prior knowledge (the connection preface) on a listener without `tls`. An `Upgrade: h2c` request is never honoured.', bool, false),
+  max_concurrent_streams: f('Streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused.', int(1), 100),
+  max_resets: f('Stream resets by the client allowed in a burst before the rate below applies (rapid reset, CVE-2023-44487); over the budget the connection gets GOAWAY.', int(1), 200),
+  resets_per_second: f('Stream resets per second the client earns back after the burst.', int(1), 50),
+  max_pings: f('PING frames a client may send per 10 s; over it: GOAWAY (PING flood).', int(1), 100),
+  max_settings: f('SETTINGS frames a client may send per 10 s; over it: GOAWAY (SETTINGS flood).', int(1), 100),
+});
+
 const acmeShape = object({
   directory: f('ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory.', url('https:'), undefined, true),
   email: f('Contact address given to the CA (expiry notices); empty = none.', str(), ''),
@@ -288,6 +298,8 @@ export const reverseShape = object({
   trace_context: f('W3C Trace Context: pass traceparent (with this hop as parent) and tracestate upstream, start a trace '
     + 'when the request has none (its id is the request id when that is a UUID), and log trace_id in the access line.', bool, true),
   limits: f('Overrides of the top-level limits.', limitsOverride, {}),
+  http2: f('HTTP/2 to clients: negotiated by ALPN next to HTTP/1.1 on a listener with `tls`; `false` turns it off. The header list is bounded by limits.max_header_size and limits.max_headers, idle connections and streams by limits.idle_timeout.',
+    either('false, true or an object', bool, http2Shape), {}),
 });
 
 export const tcpShape = object({

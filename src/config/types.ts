@@ -81,6 +81,17 @@ export interface ReverseListener {
   strip_request_headers: string[];
   trace_context: boolean;
   limits: Limits;
+  /** false: HTTP/1.1 only. */
+  http2: Http2Options | false;
+}
+
+export interface Http2Options {
+  cleartext: boolean;
+  max_concurrent_streams: number;
+  max_resets: number;
+  resets_per_second: number;
+  max_pings: number;
+  max_settings: number;
 }
 
 export interface TcpListener { listen: string; pool: string; idle_timeout: number; max_connections: number }

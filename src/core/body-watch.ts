@@ -6,6 +6,7 @@
  * clock stops. On expiry the signal aborts with a 408 ProxyError.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as h2constants } from 'node:http2';
 import type { Limits } from '../config/types.js';
 import { ProxyError } from './errors.js';
 
@@ -13,7 +14,12 @@ export interface BodyWatch { readonly signal: AbortSignal }
 
 /** For a body nobody forwards (the response went out without it): closes the connection when it comes too slowly. */
 export function dropSlowBody(req: IncomingMessage, limits: Limits): void {
-  watchRequestBody(req, undefined, limits)?.signal.addEventListener('abort', () => req.socket.destroy(), { once: true });
+  watchRequestBody(req, undefined, limits)?.signal.addEventListener('abort', () => {
+    // an HTTP/2 stream is reset alone (node forbids touching the connection's socket from a request;
+    // node usually resets such a stream itself once the response is complete)
+    const h2stream = (req as unknown as { stream?: { close(code: number): void } }).stream;
+    if (h2stream) h2stream.close(h2constants.NGHTTP2_CANCEL); else req.socket.destroy();
+  }, { once: true });
 }
 
 export function watchRequestBody(req: IncomingMessage, res: ServerResponse | undefined, limits: Limits): BodyWatch | undefined {

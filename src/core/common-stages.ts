@@ -27,6 +27,7 @@ function logAccess(ctx: RequestContext, metrics: Metrics): void {
     reqId: ctx.id,
     method: ctx.req.method,
     path: ctx.req.url,
+    protocol: ctx.protocol,
     status,
     ms,
     bytes: ctx.clientSink.bytes,

@@ -37,6 +37,8 @@ export interface UpstreamInfo { readonly id: string }
 export class RequestContext {
   readonly startMs = performance.now();
   readonly sink: ResponseSink;
+  /** `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`: how the client spoke (access log, plugins). */
+  readonly protocol: string;
   /** The innermost sink, which counts the bytes sent to the client. */
   readonly clientSink: ServerResponseSink;
   /** Request target path with query; stages may rewrite it (strip_prefix, plugins). */
@@ -73,6 +75,7 @@ export class RequestContext {
     readonly tls: TlsInfo | null,
   ) {
     this.path = req.url ?? '/';
+    this.protocol = req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
     this.sink = this.clientSink = new ServerResponseSink(res);
   }
 

@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HTML_ANSWER_HEADERS, htmlAnswer, prefersHtml } from './answer-format.js';
 import { ERROR_TABLE, ProxyError, type ErrorKind } from './errors.js';
+import { isHttp2Response } from './response-sink.js';
 
 function proxyStatus(err: ProxyError): string {
   return `gatehouse; error=${err.proxyStatus}${err.detail ? `; details=${JSON.stringify(err.detail.replace(/[^\x20-\x7e]/g, '?'))}` : ''}`;
@@ -53,7 +54,9 @@ export function errorResponseParts(err: ProxyError, requestId: string, opts: Ans
 export function sendError(res: ServerResponse, err: ProxyError, requestId: string, extraHeaders: string[] = [], nodeId?: string): number {
   const { headers, body } = errorResponseParts(err, requestId, { accept: res.req?.headers.accept, nodeId });
   headers.push(...extraHeaders);
-  if (err.status === 400 || err.status === 408 || err.status === 413 || err.status === 431 || err.status === 505) headers.push('connection', 'close');
+  // HTTP/2 streams are independent: the connection stays (and the field does not exist there)
+  const closes = err.status === 400 || err.status === 408 || err.status === 413 || err.status === 431 || err.status === 505;
+  if (closes && !isHttp2Response(res)) headers.push('connection', 'close');
   res.writeHead(err.status, headers);
   if (res.req?.method === 'HEAD') { res.end(); return 0; }
   res.end(body);

@@ -4,6 +4,8 @@
  * Resolves when the response is complete; rejects with `responded` telling whether any response byte
  * reached the sink (a request is retryable only when it did not).
  */
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.js';
 import { downstreamResponseHeaders, HOP_BY_HOP, removeHeader } from './headers.js';
@@ -68,6 +70,8 @@ class StreamHandler implements Dispatcher.DispatchHandler {
     const codings = relayedTransferCodings(headers);
     // aborting mid-head destroys the upstream connection: nothing after this response is read from it
     if (codings instanceof ProxyError) { controller.abort(codings); return; }
+    // HTTP/2 has no transfer codings (RFC 9113 §8.2.2): coded bytes cannot pass as plain ones
+    if (codings.length && ctx.protocol === 'HTTP/2') { controller.abort(new ProxyError('upstream_protocol', `transfer coding ${codings.join(', ')} cannot be relayed over HTTP/2`)); return; }
     this.#responded = true;
     this.#status = status;
     this.#headMs = performance.now() - this.startMs;
@@ -87,7 +91,14 @@ class StreamHandler implements Dispatcher.DispatchHandler {
    */
   #interim(status: number, headers: Record<string, string | string[]>, statusText: string): void {
     const res = this.ctx.res;
-    if (res.headersSent || this.ctx.req.httpVersionMinor < 1 || this.ctx.upgrade) return;
+    if (res.headersSent || this.ctx.upgrade || status === 101) return;
+    if (this.ctx.protocol === 'HTTP/2') {
+      const fields: Record<string, string | string[] | number> = { ':status': status };
+      for (const name in headers) if (!HOP_BY_HOP.has(name)) fields[name] = headers[name]!;
+      (res as unknown as Http2ServerResponse).stream.additionalHeaders(fields);
+      return;
+    }
+    if (this.ctx.req.httpVersionMinor < 1) return;
     const list: string[] = [];
     for (const name in headers) {
       if (HOP_BY_HOP.has(name)) continue;
@@ -106,8 +117,10 @@ class StreamHandler implements Dispatcher.DispatchHandler {
     this.ctx.sink.onDrain(this.#onResume ??= () => { this.#sendTimer?.disarm(); this.#controller?.resume(); });
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     this.#done();
+    // trailers go to the client as they came (node sends them only where the framing has room: chunked, HTTP/2)
+    if (trailers && Object.keys(trailers).length) this.ctx.res.addTrailers(relayedTrailers(trailers));
     this.ctx.sink.end();
     this.resolve({ status: this.#status, headMs: this.#headMs });
   }
@@ -169,7 +182,24 @@ export function bodyUnread(body: NodeJS.ReadableStream | null): boolean {
   return body === null || !(body as { readableDidRead?: boolean }).readableDidRead;
 }
 
-/** Whether the request carries a body (RFC 9112 §6.3). */
+/** Trailer fields the client may receive: no hop-by-hop or framing fields. */
+function relayedTrailers(trailers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in trailers) if (!HOP_BY_HOP.has(name) && name !== 'content-length') out[name] = trailers[name]!;
+  return out;
+}
+
+/**
+ * Whether the request carries a body: on HTTP/2 unless its HEADERS ended the stream (a body needs no
+ * Content-Length there); on HTTP/1.1 as RFC 9112 §6.3 says.
+ */
+export function requestHasBody(req: IncomingMessage): boolean {
+  const stream = (req as unknown as Http2ServerRequest).stream as { endAfterHeaders?: boolean } | undefined;
+  if (req.httpVersionMajor === 2 && stream) return !stream.endAfterHeaders;
+  return hasRequestBody(req.headers);
+}
+
+/** Whether an HTTP/1.x request carries a body (RFC 9112 §6.3). */
 export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
   const len = headers['content-length'];
   return (len !== undefined && len !== '0') || headers['transfer-encoding'] !== undefined;

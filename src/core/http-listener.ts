@@ -21,6 +21,12 @@ import { afterPendingResponses, inConnectionOrder } from './connection-order.js'
 import { limitConnectionsPerIp } from './connection-limits.js';
 import { closeIfStalled } from './send-timeout.js';
 import { dropSlowBody } from './body-watch.js';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2constants } from 'node:http2';
+import type { Http2Options } from '../config/types.js';
+import { adoptH2Request, adoptH2Response } from './h2-compat.js';
+import { H2Sessions } from './h2-sessions.js';
+import { routeByPreface } from './h2-preface.js';
 
 export interface HttpListenerOptions {
   listen: string;
@@ -39,6 +45,8 @@ export interface HttpListenerOptions {
   acceptsUpgrade?: (protocol: string) => boolean;
   /** Called before the pipeline: a listener may answer a request itself (e.g. /proxy.pac) by returning true. */
   intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** HTTP/2 to clients: by ALPN with `tls`, by the connection preface with `cleartext`. */
+  http2?: Http2Options;
 }
 
 const tlsInfoKey = Symbol('gatehouse.tlsInfo');
@@ -107,6 +115,8 @@ export class HttpListener {
   #inflight = 0;
   /** Sockets taken over by upgrades (WebSockets): node:http no longer tracks them. */
   readonly #upgraded = new Set<Socket>();
+  /** The HTTP/2 side, when this listener speaks it. */
+  readonly #h2?: H2Sessions;
 
   constructor(opts: HttpListenerOptions) {
     this.#opts = opts;
@@ -122,9 +132,22 @@ export class HttpListener {
       requireHostHeader: false,
       shouldUpgradeCallback: (req: IncomingMessage) => upgradeProtocol(req, opts.acceptsUpgrade) !== undefined,
     };
+    const h2 = opts.http2 && (opts.tls || opts.http2.cleartext) ? opts.http2 : undefined;
     this.server = opts.tls
-      ? createHttpsServer({ ...serverOptions, ...opts.tls })
+      ? createHttpsServer({ ...serverOptions, ...opts.tls, ...(h2 ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}) })
       : createHttpServer(serverOptions);
+    if (h2) {
+      const sessions = new H2Sessions({ limits, http2: h2, log: opts.info.log, onRequest: (req, res) => this.#handleH2(req, res) });
+      this.#h2 = sessions;
+      // the HTTP/1.1 server keeps its own connection handling; connections that chose h2 go to the h2 side
+      const event = opts.tls ? 'secureConnection' : 'connection';
+      const http1 = this.server.listeners(event) as ((socket: Socket) => void)[];
+      this.server.removeAllListeners(event);
+      const toHttp1 = (socket: Socket) => { for (const l of http1) l.call(this.server, socket); };
+      this.server.on(event, opts.tls
+        ? (socket: TLSSocket) => { if (socket.alpnProtocol === 'h2') sessions.accept(socket); else toHttp1(socket); }
+        : (socket: Socket) => routeByPreface(socket, limits.header_timeout, (isH2) => { if (isH2) sessions.accept(socket); else toHttp1(socket); }));
+    }
     this.server.maxConnections = limits.max_connections;
     // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
     this.server.maxHeadersCount = limits.max_headers > 0 ? limits.max_headers + 1 : 0;
@@ -166,13 +189,16 @@ export class HttpListener {
   async stop(timeoutMs: number): Promise<void> {
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const h2Closed = this.#h2?.stop();
     this.server.closeIdleConnections();
     const timer = setTimeout(() => {
       this.server.closeAllConnections();
       for (const s of this.#upgraded) s.destroy();
+      this.#h2?.destroyAll();
     }, timeoutMs);
     const idle = setInterval(() => this.server.closeIdleConnections(), 100);
     await closed;
+    await h2Closed;
     clearTimeout(timer);
     clearInterval(idle);
   }
@@ -201,6 +227,27 @@ export class HttpListener {
 
   #start(req: IncomingMessage, res: ServerResponse): void {
     const bad = versionError(req) ?? this.#tooManyHeaders(req);
+    if (bad) { refuse(req, res, bad, this.#opts.info.log); return; }
+    if (this.#opts.intercept?.(req, res)) return;
+    const id = requestIdFor(req.headers['x-request-id']);
+    this.#run(new RequestContext(id, req, res, this.#opts.info, peerAddress(req.socket), tlsInfo(req.socket)));
+  }
+
+  /**
+   * An HTTP/2 stream: a malformed request is a stream error (never forwarded); CONNECT (and so WebSocket
+   * over HTTP/2) is refused; anything else runs the same pipeline as HTTP/1.1. No ordering across streams.
+   */
+  #handleH2(h2req: Http2ServerRequest, h2res: Http2ServerResponse): void {
+    const req = adoptH2Request(h2req);
+    if (typeof req === 'string') {
+      this.#opts.info.log.info({ client: h2req.socket?.remoteAddress, error: 'malformed_http2_request', detail: req }, 'request refused');
+      h2req.stream.close(h2constants.NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+    const res = adoptH2Response(h2res);
+    const bad = req.method === 'CONNECT'
+      ? new ProxyError('method_not_allowed', 'CONNECT is not served on this listener')
+      : this.#tooManyHeaders(req);
     if (bad) { refuse(req, res, bad, this.#opts.info.log); return; }
     if (this.#opts.intercept?.(req, res)) return;
     const id = requestIdFor(req.headers['x-request-id']);

@@ -20,8 +20,10 @@ export interface ResponseSink {
 export class ServerResponseSink implements ResponseSink {
   /** Body bytes written, for the access log. */
   bytes = 0;
-  constructor(readonly res: ServerResponse) {}
-  head(status: number, headers: string[]): void { this.res.writeHead(status, headers); }
+  /** An HTTP/2 response (node's compatibility object) takes no connection-specific fields. */
+  readonly #http2: boolean;
+  constructor(readonly res: ServerResponse) { this.#http2 = isHttp2Response(res); }
+  head(status: number, headers: string[]): void { this.res.writeHead(status, this.#http2 ? withoutConnectionFields(headers) : headers); }
   data(chunk: Buffer): boolean { this.bytes += chunk.length; return this.res.write(chunk); }
   onDrain(resume: () => void): void { this.res.once('drain', resume); }
   end(): void { this.res.end(); }
@@ -36,4 +38,19 @@ export class ForwardingSink implements ResponseSink {
   onDrain(resume: () => void): void { this.next.onDrain(resume); }
   end(): void { this.next.end(); }
   abort(err: Error): void { this.next.abort(err); }
+}
+
+/** Whether a response object is node:http2's compatibility response rather than node:http's. */
+export const isHttp2Response = (res: ServerResponse): boolean => (res as { stream?: unknown }).stream !== undefined;
+
+/** RFC 9113 §8.2.2: fields that only mean something on an HTTP/1.1 connection. */
+const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function withoutConnectionFields(headers: string[]): string[] {
+  let out: string[] | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!CONNECTION_FIELDS.has(headers[i]!)) { out?.push(headers[i]!, headers[i + 1]!); continue; }
+    out ??= headers.slice(0, i);
+  }
+  return out ?? headers;
 }

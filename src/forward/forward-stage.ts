@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
 import { forwardedForValue, forwardedValues } from '../core/client-address.js';
-import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, forwardRequest, requestHasBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import { watchRequestBody } from '../core/body-watch.js';
@@ -56,7 +56,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);
-      const body = hasRequestBody(req.headers) ? limitedBody(req, cfg.limits.max_body_size, cfg.limits.max_headers) : null;
+      const body = requestHasBody(req) ? limitedBody(req, cfg.limits.max_body_size, cfg.limits.max_headers) : null;
       const signal = body ? watchRequestBody(req, ctx.res, cfg.limits)?.signal : undefined;
       const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
         const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body, sendTimeout: cfg.limits.send_timeout, signal });

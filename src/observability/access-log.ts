@@ -10,6 +10,8 @@ export interface AccessRecord {
   reqId: string;
   method: string | undefined;
   path: string | undefined;
+  /** `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`. */
+  protocol?: string;
   status: number;
   ms: number;
   bytes: number;
@@ -51,7 +53,7 @@ export class AccessLog {
   write(r: AccessRecord): void {
     if (!this.#log.isLevelEnabled('info')) return;
     if (!this.#stream) { this.#slowWrite(r); return; }
-    let line = `{"level":30${this.#time!()}${this.#bindings},"reqId":${json(r.reqId)},"method":${json(r.method ?? '')},"path":${json(r.path ?? '')},"status":${r.status},"ms":${round2(r.ms)},"bytes":${r.bytes},"client":${json(r.client)}`;
+    let line = `{"level":30${this.#time!()}${this.#bindings},"reqId":${json(r.reqId)},"method":${json(r.method ?? '')},"path":${json(r.path ?? '')}${r.protocol ? `,"protocol":${json(r.protocol)}` : ''},"status":${r.status},"ms":${round2(r.ms)},"bytes":${r.bytes},"client":${json(r.client)}`;
     if (r.route !== undefined) line += `,"route":${json(r.route)}`;
     if (r.pool !== undefined) line += `,"pool":${json(r.pool)}`;
     if (r.upstream !== undefined) line += `,"upstream":${json(r.upstream)}`;

@@ -26,6 +26,8 @@ export interface RequestView {
   client: { ip: string; port: number; user: string | null };
   /** `client_cert`: the mTLS client certificate (subject DN, SHA-256 fingerprint, whether it chained to client_ca), or null. */
   tls: { sni: string | null; version: string; client_cert: { subject: string; fingerprint256: string; verified: boolean } | null } | null;
+  /** How the client spoke: `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`. */
+  protocol: string;
   /** The matched route's name (reverse) or null (forward, or no route yet). */
   route: string | null;
 }

@@ -54,6 +54,7 @@ export function requestViewOf(ctx: RequestContext): RequestView {
     headers: headerView(req.headers),
     client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
     tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version, client_cert: ctx.tls.client ?? null } : null,
+    protocol: ctx.protocol,
     route: ctx.route?.name ?? null,
   };
 }
@@ -121,6 +122,7 @@ export function requestViewFrom(partial: unknown = {}): RequestView {
       user: typeof client.user === 'string' ? client.user : null,
     },
     tls,
+    protocol: str(p.protocol, 'HTTP/1.1'),
     route: typeof p.route === 'string' ? p.route : null,
   };
 }

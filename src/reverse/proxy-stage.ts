@@ -6,7 +6,7 @@ import { ProxyError } from '../core/errors.js';
 import { onClientGone } from '../core/client-gone.js';
 import { watchRequestBody } from '../core/body-watch.js';
 import type { Limits } from '../config/types.js';
-import { bodyUnread, clientFailure, forwardRequest, hasRequestBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, forwardRequest, requestHasBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -52,7 +52,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         remove: ctx.removeRequestHeaders,
         strip: deps.strip,
       });
-      const body = !ctx.upgrade && hasRequestBody(req.headers) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
+      const body = !ctx.upgrade && requestHasBody(req) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
       const bodyWatch = body ? watchRequestBody(req, ctx.res, deps.limits) : undefined;
       const idempotent = IDEMPOTENT.has(method);
       // balancers hash the real client, not the load balancer in front of us

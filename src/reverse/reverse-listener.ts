@@ -96,6 +96,7 @@ export class ReverseProxyListener {
     this.listener = new HttpListener({
       listen: config.listen, limits: config.limits, info, pipeline: () => this.#pipeline,
       tls: this.sni?.serverOptions(),
+      http2: config.http2 === false ? undefined : config.http2,
       acceptsUpgrade: (protocol) => this.#upgrades.has(protocol),
     });
     if (this.sni) {
