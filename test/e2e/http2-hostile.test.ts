@@ -69,6 +69,28 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
     } finally { await own.close(); }
   });
 
+  it('applies the per-IP rate limit and counts h2 requests in the metrics, as on HTTP/1.1', async () => {
+    const limited = await startProxy({
+      admin: { listen: '127.0.0.1:0' },
+      reverse: [{ http2: { cleartext: true }, limits: { rate: { per_ip: 2 } }, routes: [{ name: 'rated', match: {}, pool: 'app' }] }],
+      pools: { app: { upstreams: [{ url: origin.url }] } },
+    });
+    const session = h2connect(limited.url());
+    try {
+      const statuses = await Promise.all(Array.from({ length: 12 }, () => new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':path': '/rated', ':authority': 'h2.test' });
+        stream.on('response', (h) => { stream.resume(); resolve(Number(h[':status'])); });
+        stream.on('error', reject);
+      })));
+      expect(statuses.filter((s) => s === 429).length, 'some over the rate').to.be.greaterThan(0);
+      expect(statuses.filter((s) => s === 200).length, 'the budget passes').to.be.greaterThan(0);
+      const metrics = await (await fetch(`${limited.adminUrl()}/metrics`)).text();
+      // the rate limit runs before routing: its 429s have no route
+      expect(metrics).to.match(/gatehouse_requests_total\{listener="reverse\[0\]",route="-",code="429"\} [1-9]/);
+      expect(metrics).to.match(/gatehouse_requests_total\{listener="reverse\[0\]",route="rated",code="200"\} [1-9]/);
+    } finally { session.close(); await limited.close(); }
+  });
+
   it('never honours nor forwards Upgrade: h2c on HTTP/1.1', async () => {
     const { stdout } = await run('curl', ['-s', '--http2', '-w', ' %{http_version}', `http://127.0.0.1:${port}/h2c-asked`]);
     expect(stdout).to.equal('ok 1.1');
