@@ -68,6 +68,39 @@ async function measure(pid: number, url: string, rate: number, opts: Partial<aut
   };
 }
 
+/** Runs h2load once and reads its summary (requests done, failures, req/s, mean request time). */
+async function h2load(url: string, protocol: 'h1' | 'h2', seconds: number, rps?: number): Promise<{ done: number; failed: number; rps: number; meanMs: number }> {
+  const clients = Math.min(CONNECTIONS, 50);
+  const args = ['-c', String(clients), '-D', String(seconds), ...(protocol === 'h1' ? ['--h1'] : ['-m', '10']),
+    ...(rps ? ['--rps', String(Math.max(1, Math.round(rps / clients)))] : []), url];
+  const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d; });
+  const [code] = await once(child, 'exit') as [number];
+  if (code !== 0) throw new Error(`h2load exited with ${code}: ${out}`);
+  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  const finished = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const time = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out);
+  const ms = (t: string | undefined) => (t === undefined ? NaN : t.endsWith('us') ? parseFloat(t) / 1000 : t.endsWith('ms') ? parseFloat(t) : parseFloat(t) * 1000);
+  return { done: Number(requests?.[3] ?? 0), failed: Number(requests?.[5] ?? 0) + Number(requests?.[6] ?? 0), rps: Number(finished?.[1] ?? 0), meanMs: ms(time?.[1]) };
+}
+
+/** The same figures as `measure`, driven by h2load over TLS (p50 holds the mean request time; no p99). */
+async function measureH2load(pid: number, url: string, rate: number, protocol: 'h1' | 'h2'): Promise<Omit<Row, 'scenario' | 'body'>> {
+  await h2load(url, protocol, 1);
+  let before = readCpu(pid);
+  const sat = await h2load(url, protocol, SECONDS);
+  const satCpu = cpuSecondsBetween(before, readCpu(pid));
+  before = readCpu(pid);
+  const fixed = await h2load(url, protocol, SECONDS, rate);
+  const cpu = cpuSecondsBetween(before, readCpu(pid));
+  const perRequest = (seconds: number, n: number) => (n ? Math.round((seconds * 1e6) / n) : NaN);
+  return {
+    rps: Math.round(sat.rps), p50: Math.round(sat.meanMs * 10) / 10, p99: NaN,
+    cpuUs: perRequest(cpu, fixed.done), satCpuUs: perRequest(satCpu, sat.done), errors: sat.failed + fixed.failed,
+  };
+}
+
 async function main(): Promise<void> {
   const originPort = await freePort();
   const origin2Port = await freePort();
@@ -95,7 +128,9 @@ async function main(): Promise<void> {
       try {
         await waitForPort(port);
         for (const body of s.bodies ?? ['1k', '100k']) {
-          const m = await measure(child.pid!, `${s.scheme ?? 'http'}://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.autocannon?.(port));
+          const m = s.h2load
+            ? await measureH2load(child.pid!, `https://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.h2load)
+            : await measure(child.pid!, `${s.scheme ?? 'http'}://127.0.0.1:${port}${s.path ?? ''}/${body}`, RATE[body] ?? 1000, s.autocannon?.(port));
           const key = `${s.name}\0${body}`;
           samples.set(key, [...(samples.get(key) ?? []), { scenario: s.name, body, ...m }]);
           process.stderr.write(`${s.name} ${body}: ${m.rps} req/s, ${m.cpuUs} µs CPU/req at ${RATE[body] ?? 1000} req/s, ${m.satCpuUs} at saturation\n`);

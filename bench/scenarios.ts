@@ -26,6 +26,11 @@ export interface Scenario {
   path?: string;
   bodies?: string[];
   autocannon?: (port: number) => Partial<autocannon.Options>;
+  /**
+   * Drive this row with h2load over TLS instead of autocannon: `h1` forces HTTP/1.1 (ALPN http/1.1),
+   * `h2` negotiates HTTP/2; the same client for both, so the two rows compare the protocols only.
+   */
+  h2load?: 'h1' | 'h2';
 }
 
 /** The config every Gatehouse row starts from: logging (to a file), metrics, routing and balancing on. */
@@ -123,3 +128,14 @@ scenarios.push({
   name: 'gatehouse-tls', kind: 'gatehouse', bodies: ['1k'], scheme: 'https',
   config: (port, origin, dir) => reverseConfig(port, origin, dir).replace(`  - listen: 127.0.0.1:${port}\n`, `  - listen: 127.0.0.1:${port}\n${benchCert(dir)}`),
 });
+
+/**
+ * TLS HTTP/1.1 against TLS HTTP/2 on one listener, both driven by h2load (`--h1` for the first), so the
+ * client is the same and only the protocol differs.
+ */
+const tlsConfig = (port: number, origin: string, dir: string) =>
+  reverseConfig(port, origin, dir).replace(`  - listen: 127.0.0.1:${port}\n`, `  - listen: 127.0.0.1:${port}\n${benchCert(dir)}`);
+scenarios.push(
+  { name: 'gatehouse-tls-http1.1', kind: 'gatehouse', bodies: ['1k'], h2load: 'h1', config: tlsConfig },
+  { name: 'gatehouse-tls-h2', kind: 'gatehouse', bodies: ['1k'], h2load: 'h2', config: tlsConfig },
+);
