@@ -183,7 +183,8 @@ function print(rows: Row[]): void {
   const base = new Map(rows.filter((r) => r.scenario === 'undici-pipe').map((r) => [r.body, r]));
   const ratio = (v: number, b: number | undefined) => (b ? `${(v / b).toFixed(2)}×` : '-');
   const head = ['scenario', 'body', 'req/s (max)', 'p50 ms', 'p99 ms', 'CPU µs/req', 'vs undici pipe', 'CPU µs/req (saturated)', 'vs undici pipe', 'errors'];
-  const lines = rows.map((r) => [r.scenario, r.body, String(r.rps), String(r.p50), String(r.p99),
+  const cell = (v: number) => (Number.isNaN(v) ? '-' : String(v));
+  const lines = rows.map((r) => [r.scenario, r.body, String(r.rps), cell(r.p50), cell(r.p99),
     String(r.cpuUs), ratio(r.cpuUs, base.get(r.body)?.cpuUs), String(r.satCpuUs), ratio(r.satCpuUs, base.get(r.body)?.satCpuUs), String(r.errors)]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
