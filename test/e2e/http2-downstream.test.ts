@@ -79,6 +79,7 @@ describe('HTTP/2 downstream: h2 and HTTP/1.1 on one TLS port, the same pipeline'
         bodies.set(req.url!, body);
         if (req.url === '/cacheable') { cacheable++; res.writeHead(200, { 'cache-control': 'max-age=60' }); res.end(`cached ${cacheable}`); return; }
         if (req.url === '/trailers') { res.writeHead(200, { trailer: 'x-checksum' }); res.write('body'); res.addTrailers({ 'x-checksum': 'abc' }); res.end(); return; }
+        if (req.url === '/coded') { res.writeHead(200, { 'transfer-encoding': 'gzip, chunked' }); res.end('not really gzip'); return; }
         if (req.url === '/hints') { res.writeEarlyHints({ link: '</style.css>; rel=preload' }); res.end('after hints'); return; }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ url: req.url, headers: req.headers, rawHeaders: req.rawHeaders }));
@@ -191,6 +192,14 @@ describe('HTTP/2 downstream: h2 and HTTP/1.1 on one TLS port, the same pipeline'
     const hints = await h2request(session, { ':path': '/hints', ':authority': 'a.test' });
     expect(hints.interim).to.include(103);
     expect([hints.status, hints.body]).to.deep.equal([200, 'after hints']);
+  });
+
+  it('answers 502 to a response with a transfer coding (HTTP/2 has none), which HTTP/1.1 gets intact', async () => {
+    const h2 = await h2request(session, { ':path': '/coded', ':authority': 'a.test' });
+    expect(h2.status).to.equal(502);
+    expect(h2.headers['proxy-status']).to.match(/error=http_protocol_error/);
+    const h1 = await h1get(proxy.url(), '/coded', certs.caPem);
+    expect([h1.status, h1.headers['transfer-encoding']]).to.deep.equal([200, 'gzip, chunked']);
   });
 
   it('refuses CONNECT (no WebSocket over HTTP/2) with 405, and never advertises extended CONNECT', async () => {

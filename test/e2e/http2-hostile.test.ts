@@ -110,12 +110,14 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
       ['upper-case', [['X-Upper', '1']]],
       ['host-differs', [['host', 'other.test']]],
     ];
+    malformed.push(['no-authority', []]);
     const c = await RawH2.open(port);
     let stream = 1;
     const ids = new Map<string, number>();
     for (const [name, extra] of malformed) {
       ids.set(name, stream);
-      c.send(c.headers(stream, [...getFields(`/malformed-${name}`), ...extra]));
+      const fields = getFields(`/malformed-${name}`).filter(([n]) => name !== 'no-authority' || n !== ':authority');
+      c.send(c.headers(stream, [...fields, ...extra]));
       stream += 2;
     }
     // a pseudo-header after a regular one, and an extended CONNECT nobody offered
