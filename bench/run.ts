@@ -71,7 +71,7 @@ async function measure(pid: number, url: string, rate: number, opts: Partial<aut
 /** Runs h2load once and reads its summary (requests done, failures, req/s, mean request time). */
 async function h2load(url: string, protocol: 'h1' | 'h2', seconds: number, rps?: number): Promise<{ done: number; failed: number; rps: number; meanMs: number }> {
   const clients = Math.min(CONNECTIONS, 50);
-  const args = ['-c', String(clients), '-D', String(seconds), ...(protocol === 'h1' ? ['--h1'] : ['-m', '10']),
+  const args = ['-c', String(clients), '-D', String(seconds), ...(protocol === 'h1' ? ['--h1'] : ['-m', '1']),
     ...(rps ? ['--rps', String(Math.max(1, Math.round(rps / clients)))] : []), url];
   const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
