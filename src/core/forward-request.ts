@@ -95,7 +95,9 @@ class StreamHandler implements Dispatcher.DispatchHandler {
     if (this.ctx.protocol === 'HTTP/2') {
       const fields: Record<string, string | string[] | number> = { ':status': status };
       for (const name in headers) if (!HOP_BY_HOP.has(name)) fields[name] = headers[name]!;
-      (res as unknown as Http2ServerResponse).stream.additionalHeaders(fields);
+      const stream = (res as unknown as Http2ServerResponse).stream;
+      // a stream the client already reset takes nothing (node would throw)
+      if (!stream.destroyed && !stream.headersSent) stream.additionalHeaders(fields);
       return;
     }
     if (this.ctx.req.httpVersionMinor < 1) return;
