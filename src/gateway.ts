@@ -27,6 +27,12 @@ import { createOtlpRecorder, type SpanRecorder } from './observability/otlp.js';
 import { Http01Responder } from './tls/acme/http01.js';
 import { TicketKeys } from './tls/ticket-keys.js';
 import { resolve } from 'node:path';
+import type { SimulationResult } from './core/simulate.js';
+import type { SimulationInput } from './core/simulated-request.js';
+import { tracedPlugins } from './observability/traced-plugins.js';
+import { TraceRecorder, type TraceSettings } from './observability/trace-recorder.js';
+
+const traceSettings = (config: GatehouseConfig): TraceSettings => ({ ...config.trace, log: config.log.trace });
 
 /** Hooks for tests and embedders, never config keys. */
 export interface GatewayOptions {
@@ -89,12 +95,15 @@ export class Gateway {
   readonly http01 = new Http01Responder();
   /** Session-ticket keys of every TLS listener (shared across workers through `ticketSecret`). */
   readonly ticketKeys: TicketKeys;
+  /** Decision traces: who sees them, the last ones kept for GET /trace/ID. */
+  readonly traces: TraceRecorder;
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly reloadFromSource?: () => Promise<string[]>, readonly options: GatewayOptions = {}) {
     this.#config = config;
     this.viaName = config.via_name || defaultViaName(config.node_id);
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
     this.ticketKeys = new TicketKeys(options.ticketSecret);
+    this.traces = new TraceRecorder(traceSettings(config));
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
     this.metrics.watchCache(() => this.cache.store.stats());
@@ -124,8 +133,8 @@ export class Gateway {
     return new ReverseProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName,
       isTrusted: (ip) => this.#isTrusted(ip), pools: () => this.#pools, onResult: this.#health.onResult, cache: this.cache,
-      pluginsFor: (entries) => this.plugins.stageFor(entries, () => this.#pools), sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
-      http01: this.http01, ticketKeys: this.ticketKeys,
+      pluginsFor: (entries) => tracedPlugins(this.plugins.stageFor(entries, () => this.#pools), entries), sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
+      http01: this.http01, ticketKeys: this.ticketKeys, traces: this.traces,
     });
   }
 
@@ -144,8 +153,8 @@ export class Gateway {
   #newForward(cfg: GatehouseConfig['forward'][number], index: number): ForwardProxyListener {
     return new ForwardProxyListener(cfg, index, {
       log: this.log, metrics: this.metrics, nodeId: this.#config.node_id, viaName: this.viaName, isTrusted: (ip) => this.#isTrusted(ip),
-      cache: this.cache, pluginsFor: (entries) => this.plugins.stageFor(entries), lookup: this.options.forwardLookup,
-      sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans,
+      cache: this.cache, pluginsFor: (entries) => tracedPlugins(this.plugins.stageFor(entries), entries), lookup: this.options.forwardLookup,
+      sharedBuckets: this.#rateLimiter, spanRecorder: () => this.#spans, traces: this.traces,
     });
   }
 
@@ -222,6 +231,7 @@ export class Gateway {
     this.cache.configure(cacheOptions(config));
     this.#isTrusted = cidrMatcher(config.trusted_proxies);
     this.#setAcmeDirectories(config);
+    this.traces.configure(traceSettings(config));
     const drainMs = config.shutdown_timeout;
     this.#reverse = await reloadByAddress(this.#reverse, config.reverse, {
       reload: (l, cfg) => l.reload(cfg), create: (cfg, i) => this.#newReverse(cfg, i),
@@ -288,6 +298,17 @@ export class Gateway {
     this.#runtimeChanges.clear();
     this.log.warn({ dropped }, 'reload applies the config file: run-time pool changes dropped');
     void this.fleet?.forgetChanges();
+  }
+
+  /** POST /simulate: what a listener (by name; default the first HTTP one) would do with a request. */
+  simulate(input: SimulationInput): Promise<SimulationResult> {
+    const listeners = [...this.#reverse, ...this.#forward];
+    const l = input.listener === undefined ? listeners[0] : listeners.find((x) => x.name === input.listener);
+    if (!l) {
+      const names = listeners.map((x) => x.name).join(', ') || 'none';
+      throw new Error(`listener: no HTTP listener ${JSON.stringify(input.listener ?? '')} (there are: ${names})`);
+    }
+    return l.simulate(input);
   }
 
   /** The JSON of GET /status. */

@@ -34,7 +34,10 @@ export class AdminServer {
     const pool = (url: URL) => decodeURIComponent(url.pathname.split('/')[2] ?? '');
     this.#on('GET', '/healthz', false, () => [200, { ok: true }]);
     this.#on('GET', '/status', false, async () => [200, await target.status()]);
+    this.#on('GET', '/trace/*', false, (url) => target.trace(decodeURIComponent(url.pathname.slice('/trace/'.length))));
     this.#on('POST', '/reload', true, () => target.reload());
+    // changes nothing, but reads a body and tells how the policy works: guarded like a change
+    this.#on('POST', '/simulate', true, (_url, body) => target.simulate(body));
     this.#on('POST', '/cache/purge', true, (_url, body) => target.purge(body));
     this.#on('POST', '/pools/*/upstreams', true, (url, body) => target.addUpstream(pool(url), body));
     this.#on('DELETE', '/pools/*/upstreams', true, (url) => target.drainUpstream(pool(url), url.searchParams.get('url')));
@@ -69,7 +72,7 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const path = url.pathname.replace(/^\/pools\/[^/]+\/upstreams$/, '/pools/*/upstreams');
+    const path = url.pathname.replace(/^\/pools\/[^/]+\/upstreams$/, '/pools/*/upstreams').replace(/^\/trace\/[^/]+$/, '/trace/*');
     try {
       if (!this.#guard.hostAllowed(req)) {
         return this.#json(res, 421, { error: 'Host must be the admin address or a loopback name (DNS rebinding guard)' });

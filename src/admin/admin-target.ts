@@ -21,7 +21,11 @@ export interface AdminTarget {
   patchUpstream(pool: string, url: string | null, body: unknown): Promise<AdminReply>;
   /** POST /cache/purge {url} or {prefix}. */
   purge(body: unknown): Promise<AdminReply>;
+  /** GET /trace/REQUEST_ID: a kept decision trace (404 when not, or no longer, kept). */
+  trace(id: string): Promise<AdminReply>;
+  /** POST /simulate {listener, src, user?, method, url, headers}: what the proxy would do, doing nothing. */
+  simulate(body: unknown): Promise<AdminReply>;
 }
 
 /** The AdminTarget calls a cluster worker answers on a primary's behalf (the ones that mutate pools or the cache). */
-export type FanOutMethod = 'addUpstream' | 'drainUpstream' | 'patchUpstream' | 'purge';
+export type FanOutMethod = 'addUpstream' | 'drainUpstream' | 'patchUpstream' | 'purge' | 'trace' | 'simulate';

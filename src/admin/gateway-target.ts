@@ -2,6 +2,7 @@
 import type { Gateway } from '../gateway.js';
 import { originOf } from '../core/origin.js';
 import type { AdminReply, AdminTarget } from './admin-target.js';
+import { simulationInput } from '../core/simulated-request.js';
 
 export class GatewayAdminTarget implements AdminTarget {
   readonly #gateway: Gateway;
@@ -9,6 +10,19 @@ export class GatewayAdminTarget implements AdminTarget {
   constructor(gateway: Gateway) { this.#gateway = gateway; }
 
   async status(): Promise<unknown> { return this.#gateway.status(); }
+
+  async simulate(body: unknown): Promise<AdminReply> {
+    let input;
+    try { input = simulationInput(body); } catch (e) { return [400, { error: (e as Error).message }]; }
+    try { return [200, await this.#gateway.simulate(input)]; } catch (e) { return [400, { error: (e as Error).message }]; }
+  }
+
+  async trace(id: string): Promise<AdminReply> {
+    const found = this.#gateway.traces.find(id);
+    if (found) return [200, found];
+    const why = this.#gateway.config.trace.keep === 0 ? ' (trace.keep is 0: no trace is kept)' : ` (only the last ${this.#gateway.config.trace.keep} are kept)`;
+    return [404, { error: `no trace for request ${id}${why}` }];
+  }
 
   async metrics(): Promise<{ contentType: string; text: string }> {
     const registry = this.#gateway.metrics.registry;

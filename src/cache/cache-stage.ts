@@ -44,6 +44,17 @@ const CLIENT_PRECONDITIONS = [...CLIENT_VALIDATORS, 'if-match', 'if-unmodified-s
 
 const byRoute = (ctx: RequestContext) => ctx.route?.cache === true;
 
+/** A stored response's reuse decision, in the words of RFC 9111, for the decision trace. */
+function reuseExplained(reuse: ReturnType<typeof evaluateReuse>): Record<string, unknown> {
+  const times = { age_s: Math.round(reuse.age), ttl_s: Math.round(reuse.ttl) };
+  if (reuse.action === 'use') return { lookup: 'hit', reason: reuse.stale ? 'stale: allowed by request max-stale' : 'fresh', ...times };
+  if (reuse.action === 'use-and-revalidate') return { lookup: 'hit', reason: 'stale: stale-while-revalidate (RFC 5861)', ...times };
+  const reason = reuse.detail === 'no-cache' ? 'stale: response no-cache requires revalidation'
+    : reuse.fwd === 'request' ? 'request directives (no-cache, max-age or min-fresh) refuse the stored response'
+      : reuse.ttl <= 0 ? 'stale: max-age exceeded' : 'stale: request no-cache';
+  return { lookup: reuse.fwd, reason, ...times };
+}
+
 export function cacheStage(opts: CacheStageOptions): Stage {
   const { cache, mode, scheme } = opts;
   const enabled = opts.enabled ?? byRoute;
@@ -109,15 +120,40 @@ export function cacheStage(opts: CacheStageOptions): Stage {
       .finally(() => cache.refreshing.delete(id));
   }
 
+  /** The simulator's lookup: what the cache would do, with no count, no recency, no coalescing and no write. */
+  function dryLookup(ctx: RequestContext, next: () => Promise<void>): Promise<void> {
+    const uri = uriOf(ctx);
+    const method = ctx.req.method!;
+    if (uri === undefined) { ctx.trace?.step('cache', { lookup: 'bypass', reason: 'no effective URI' }); return next(); }
+    if (method !== 'GET' && method !== 'HEAD') {
+      ctx.trace?.step('cache', { lookup: 'method', reason: `${method} is not served from the cache (RFC 9111 §4)` });
+      return next();
+    }
+    const found = cache.store.peekLookup(`GET ${uri}`, ctx.req.headers);
+    if (found.result !== 'hit') {
+      ctx.trace?.step('cache', { lookup: found.result, reason: found.result === 'vary-miss' ? 'stored responses differ in a Vary header (RFC 9111 §4.1)' : 'nothing stored for this URI' });
+      return next();
+    }
+    const reuse = evaluateReuse(found.response, requestCacheControl(ctx.req.headers), Date.now());
+    ctx.trace?.step('cache', reuseExplained(reuse));
+    if (reuse.action === 'revalidate') return next();
+    // served from the cache: nothing would go upstream
+    ctx.finalStatus = found.response.status;
+    ctx.logFields.cache = 'hit';
+    return Promise.resolve();
+  }
+
   return {
     name: 'cache',
     async handle(ctx, next) {
       if (ctx.upgrade || !enabled(ctx)) return next();
+      if (ctx.dryRun) return dryLookup(ctx, next);
       const req = ctx.req;
       const method = req.method!;
       const uri = uriOf(ctx);
       if (uri === undefined) {
         cache.countLookup('bypass');
+        ctx.trace?.step('cache', { lookup: 'bypass', reason: 'no effective URI' });
         ctx.addResponseHeader('cache-status', cacheStatus({ fwd: 'bypass', detail: 'no-uri' }));
         return next();
       }
@@ -126,6 +162,7 @@ export function cacheStage(opts: CacheStageOptions): Stage {
       const requestTime = Date.now();
       if (method !== 'GET' && method !== 'HEAD') {
         cache.countLookup('method');
+        ctx.trace?.step('cache', { lookup: 'method', reason: `${method} is not served from the cache (RFC 9111 §4)` });
         return forward(ctx, next, { cache, mode, uri, method, reqCc, fwd: 'method', clientConditional: false, mayStore: method === 'POST', requestTime });
       }
       const key = `GET ${uri}`;
@@ -135,6 +172,7 @@ export function cacheStage(opts: CacheStageOptions): Stage {
       if (found.result === 'hit') {
         const entry = found.response;
         const reuse = evaluateReuse(entry, reqCc, requestTime);
+        ctx.trace?.step('cache', reuseExplained(reuse));
         if (reuse.action === 'use') {
           cache.countLookup('hit');
           ctx.logFields.cache = 'hit';
@@ -151,6 +189,7 @@ export function cacheStage(opts: CacheStageOptions): Stage {
         fwd = reuse.fwd;
       } else {
         fwd = found.result;
+        ctx.trace?.step('cache', { lookup: fwd, reason: fwd === 'vary-miss' ? 'stored responses differ in a Vary header (RFC 9111 §4.1)' : 'nothing stored for this URI' });
       }
       if (reqCc.onlyIfCached) {
         cache.countLookup(fwd);

@@ -69,6 +69,14 @@ export class LruStore {
     return response ? { result: 'hit', response } : { result: 'vary-miss' };
   }
 
+  /** As lookup, without marking anything used (the simulator changes nothing). */
+  peekLookup(key: string, reqHeaders: HeaderMap): Lookup {
+    const idx = this.#index.get(key);
+    if (!idx) return { result: 'uri-miss' };
+    const response = this.#lru.peek(key + SEP + varyKey(idx.vary, reqHeaders));
+    return response ? { result: 'hit', response } : { result: 'vary-miss' };
+  }
+
   /** Every stored variant of a key (e.g. to freshen all that share a strong validator). */
   variants(key: string): StoredResponse[] {
     const idx = this.#index.get(key);

@@ -60,6 +60,21 @@ export class ClusterAdminTarget implements AdminTarget {
   patchUpstream(pool: string, url: string | null, body: unknown): Promise<AdminReply> { return this.#fanOut('patchUpstream', [pool, url, body]); }
   purge(body: unknown): Promise<AdminReply> { return this.#fanOut('purge', [body]); }
 
+  /** One worker answers: they all run the same config (a read, never replayed). */
+  async simulate(body: unknown): Promise<AdminReply> {
+    const worker = this.#supervisor.running[0];
+    if (!worker) return [503, { error: 'no worker is running' }];
+    const results = await this.#supervisor.broadcast({ op: 'admin', change: { method: 'simulate', args: [body] } }, READ_TIMEOUT_MS);
+    return results.length ? toReply(results[0]!) : [503, { error: 'no worker is running' }];
+  }
+
+  /** Asks every worker (a request was served by one of them); a read, so never recorded for replay. */
+  async trace(id: string): Promise<AdminReply> {
+    const results = await this.#supervisor.broadcast({ op: 'admin', change: { method: 'trace', args: [id] } }, READ_TIMEOUT_MS);
+    const replies = results.map(toReply);
+    return replies.find(([status]) => status === 200) ?? replies[0] ?? [503, { error: 'no worker is running' }];
+  }
+
   #fanOut(method: FanOutMethod, args: unknown[]): Promise<AdminReply> {
     return this.#supervisor.exclusive(async () => {
       const results = await this.#supervisor.broadcast({ op: 'admin', change: { method, args } }, CHANGE_TIMEOUT_MS);

@@ -88,6 +88,11 @@ export const topSchema = {
     level: { doc: 'Log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     format: { doc: 'json (one object per line) or pretty (for humans: one line per entry).', format: ['json', 'pretty'], default: 'json' },
     file: { doc: 'Write logs to this file instead of stdout; empty = stdout.', format: String, default: '' },
+    trace: { doc: 'Add each request\'s decision trace to its access line (`trace` field; see docs/trace.md).', format: Boolean, default: false },
+  },
+  trace: {
+    allow: { doc: 'Clients (CIDRs) that get the decision trace of their request in the X-Gatehouse-Trace response header when they send `X-Gatehouse-Trace: 1`; [] = nobody.', format: 'cidr-list', default: [] },
+    keep: { doc: 'Decision traces of the last N requests kept for the admin API (GET /trace/REQUEST_ID); 0 = none kept.', format: 'nat', default: 0 },
   },
   admin: {
     listen: { doc: 'Admin API address (keep it on loopback). Empty = no admin listener.', format: String, default: '127.0.0.1:9901' },

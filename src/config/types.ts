@@ -124,7 +124,8 @@ export interface GatehouseConfig {
   trusted_proxies: string[];
   workers: number;
   demo_origins: string[];
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; file: string };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'json' | 'pretty'; file: string; trace: boolean };
+  trace: { allow: string[]; keep: number };
   admin: { listen: string; token: string };
   limits: Limits;
   cache: { max_size: number; max_object_size: number; stale_grace: number };

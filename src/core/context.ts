@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ProxyError } from './errors.js';
 import { AccessLog } from '../observability/access-log.js';
 import { ServerResponseSink, type ResponseSink } from './response-sink.js';
+import type { DecisionTrace } from '../observability/decision-trace.js';
 
 /** What a stage may know about the listener a request arrived on; built once per listener. */
 export interface ListenerInfo {
@@ -62,6 +63,10 @@ export class RequestContext {
   error?: ProxyError;
   /** Status for the log when the response did not go through `res` (WebSocket 101, CONNECT tunnels). */
   finalStatus?: number;
+  /** A simulation (POST /simulate): stages decide as usual but send nothing, store nothing and count nothing. */
+  dryRun?: boolean;
+  /** The decision trace, only when someone will read it (core/trace-stage.ts); stages add steps with `ctx.trace?.step(…)`. */
+  trace?: DecisionTrace;
   /** Extra fields for the access log line (rule names, cache status, retries). */
   readonly logFields: Record<string, unknown> = {};
   #log?: Logger;

@@ -21,6 +21,7 @@ export function answerDenied(ctx: RequestContext, by: string, rule: string, reas
   ctx.error = err;
   ctx.logFields.denied_by = by;
   ctx.logFields.rule = rule;
+  ctx.trace?.step('denied', { by, rule });
   const { headers, body } = errorResponseParts(err, ctx.id, {
     accept: ctx.req.headers.accept, message: reason, facts: [['Destination', target], ['Rule', `${by}: ${rule}`]], nodeId: ctx.listener.nodeId,
   });
@@ -53,6 +54,7 @@ export function accessControlStage(policy: ForwardPolicy): Stage {
         host: t.host, port: t.port, method,
       });
       ctx.logFields.rule = decision.rule;
+      ctx.trace?.step('acl', { action: decision.action, rule: decision.rule, index: decision.index, auth_required: decision.authRequired || undefined });
       if (decision.action === 'deny') {
         if (decision.authRequired) throw authRequired(ctx, realm, `rule ${decision.rule} needs an authenticated user`);
         answerDenied(ctx, 'acl', decision.rule, 'Access to this destination is denied by policy.', t.authority);

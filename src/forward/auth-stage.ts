@@ -24,22 +24,30 @@ export function authStage(policy: ForwardPolicy, metrics: Metrics): Stage | unde
   return {
     name: 'proxy-auth',
     async handle(ctx, next) {
+      if (ctx.dryRun && ctx.user !== undefined) {
+        ctx.trace?.step('auth', { result: 'simulated', user: ctx.user });
+        return next();
+      }
       const tunnel = tunnelOf(ctx);
       if (tunnel) {
         ctx.user = tunnel.user;
+        ctx.trace?.step('auth', { result: 'inherited', user: tunnel.user });
         return next();
       }
       const creds = parseBasicAuth(ctx.req.headers['proxy-authorization']);
       // no credentials is how every client starts, not a failure
+      if (!creds) ctx.trace?.step('auth', { result: 'missing' });
       if (!creds) throw authRequired(ctx, realm, 'proxy authentication required');
       const result = await users.verify(creds.user, creds.password);
       if (!result.ok) {
-        metrics.authFailures.labels(ctx.listener.name).inc();
+        if (!ctx.dryRun) metrics.authFailures.labels(ctx.listener.name).inc();
         ctx.logFields.auth_failure = result.reason;
+        ctx.trace?.step('auth', { result: 'failed', user: creds.user, reason: result.reason });
         ctx.log.warn({ user: creds.user, client: ctx.clientIp, reason: result.reason }, 'proxy authentication failed');
         throw authRequired(ctx, realm, 'invalid proxy credentials');
       }
       ctx.user = creds.user;
+      ctx.trace?.step('auth', { result: 'ok', user: creds.user });
       return next();
     },
   };

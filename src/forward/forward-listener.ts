@@ -8,6 +8,11 @@ import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { RequestContext, listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener, refuse, versionError } from '../core/http-listener.js';
 import { loopStage } from '../core/via.js';
+import { traceStage } from '../core/trace-stage.js';
+import { simulate, type SimulationResult } from '../core/simulate.js';
+import type { SimulationInput } from '../core/simulated-request.js';
+import { dryForwardStage } from './dry-forward-stage.js';
+import type { TraceRecorder } from '../observability/trace-recorder.js';
 import { peerAddress } from '../core/client-address.js';
 import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { traceContextStage } from '../observability/trace-context.js';
@@ -39,6 +44,8 @@ export interface ForwardDeps {
   cache?: HttpCache;
   /** The stage running the listener's plugins (undefined: none). */
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
+  /** Decision traces (core/trace-stage.ts); the stage is left out while no one can read a trace. */
+  traces?: TraceRecorder;
   /** Resolver for the SSRF guard; tests inject a stub (DNS rebinding), production uses dns.lookup. */
   lookup?: LookupAll;
   /** The OTLP span recorder, once started (tracing.otlp_endpoint); undefined: no export. */
@@ -60,6 +67,7 @@ export class ForwardProxyListener {
   #policy?: ForwardPolicy;
   #pipeline: Pipeline = () => Promise.reject(new Error('forward listener not loaded'));
   #connectPipeline: Pipeline = this.#pipeline;
+  #dryPipeline?: Pipeline;
 
   #shared(): SharedBuckets | undefined {
     return this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name };
@@ -116,7 +124,13 @@ export class ForwardProxyListener {
   #build(policy: ForwardPolicy): void {
     const cfg = policy.cfg;
     const plugins = cfg.plugins.length ? this.deps.pluginsFor?.(cfg.plugins) : undefined;
-    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, loopStage(this.#info.viaName),
+    // the simulator's: no access log, metrics or rate limit; the SSRF verdict but nothing sent
+    this.#dryPipeline = compose([
+      errorResponderStage, loopStage(this.#info.viaName), absoluteFormStage, authStage(policy, this.deps.metrics), accessControlStage(policy), plugins,
+      this.#cacheStage(cfg), dryForwardStage(policy),
+    ].filter((s): s is Stage => s !== undefined));
+    const traces = this.deps.traces?.active ? traceStage(this.deps.traces) : undefined;
+    const common: (Stage | undefined)[] = [accessLogStage(this.deps.metrics), errorResponderStage, traces, loopStage(this.#info.viaName),
       cfg.trace_context ? traceContextStage(this.deps.spanRecorder) : undefined, rateLimitStage(cfg.limits, this.#shared())];
     const policyStages = [authStage(policy, this.deps.metrics), accessControlStage(policy), plugins];
     const interceptor = policy.interceptCa ? new TlsInterceptor(policy.interceptCa, this.#inner) : undefined;
@@ -131,6 +145,12 @@ export class ForwardProxyListener {
     this.#connectPipeline = compose([
       ...common, connectTargetStage, ...policyStages, connectStage(policy, interceptor),
     ].filter((s): s is Stage => s !== undefined));
+  }
+
+  /** What this listener would do with a request (absolute-form URL), without sending, storing or counting anything. */
+  simulate(input: SimulationInput): Promise<SimulationResult> {
+    if (!this.#dryPipeline) throw new Error(`${this.name} is not started`);
+    return simulate(this.#dryPipeline, this.#info, input);
   }
 
   #cacheStage(cfg: ForwardListenerConfig): Stage | undefined {

@@ -59,14 +59,17 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const body = requestHasBody(req) ? limitedBody(req, cfg.limits.max_body_size, cfg.limits.max_headers) : null;
       const signal = body ? watchRequestBody(req, ctx.res, cfg.limits)?.signal : undefined;
       const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
+        const traced = ctx.trace?.step('upstream', { origin });
         const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body, sendTimeout: cfg.limits.send_timeout, signal });
         ctx.upstreamMs = r.headMs;
+        if (traced) { traced.status = r.status; traced.head_us = Math.round(r.headMs * 1000); }
       };
       const parent = policy.parentFor(t.host);
       if (parent) {
         const { pool, origin } = pools.get({ scheme: 'http', address: parent.host, port: parent.port, connectTimeoutMs });
         if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
         ctx.upstream = { id: `parent ${parent.origin}` };
+        ctx.trace?.step('parent', { parent: parent.origin });
         try {
           await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`);
         } catch (e) {
@@ -76,6 +79,9 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
         return;
       }
       const v = await checked(t);
+      ctx.trace?.step('ssrf', 'denied' in v
+        ? { host: t.host, verdict: 'denied', reason: v.denied, code: v.code }
+        : { host: t.host, verdict: 'allowed', address: v.address, addresses: v.addresses.map((a) => a.address) });
       if ('denied' in v) throw ssrfError(v);
       // Every address was checked: when one refuses a connection, the next one may serve (as browsers and Squid do).
       for (let i = 0; ; i++) {
@@ -93,6 +99,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
           const code = (cause as { code?: string }).code ?? '';
           if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw clientFailure(ctx, cause) ?? cause;
           ctx.logFields.address_fallback = i + 1;
+          ctx.trace?.step('retry', { from: origin, why: code, next: v.addresses[i + 1]?.address });
         }
       }
     },

@@ -66,6 +66,10 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
       // 503 only when nothing was available to begin with (health checks marked every upstream down)
       let next = pinned ?? pool.pick(pick, tried);
+      ctx.trace?.step('balancer', {
+        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.pinnedUpstream,
+        candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: next?.id,
+      });
       if (!next) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
       for (let attempt = 0; ; attempt++) {
         const upstream: Upstream = next;
@@ -76,7 +80,9 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         const cookie = pool.stickyCookie(pick, upstream);
         const cookieAt = cookie ? (ctx.extraResponseHeaders?.length ?? 0) : -1;
         if (cookie) ctx.addResponseHeader('set-cookie', cookie);
+        if (pool.config.sticky) ctx.trace?.step('sticky', { mode: pool.config.sticky.mode, upstream: upstream.id, cookie_set: cookie !== undefined });
         let slot = false;
+        const traced = ctx.trace?.step('upstream', { upstream: upstream.id, attempt });
         try {
           if (ctx.upgrade) {
             await tunnelUpgrade(ctx, upstream, headers, pool.config.connect_timeout);
@@ -89,6 +95,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
             });
             upstream.recordResponseTime(r.headMs);
             ctx.upstreamMs = r.headMs;
+            if (traced) { traced.status = r.status; traced.head_us = Math.round(r.headMs * 1000); }
             deps.onResult?.(pool, upstream, undefined, r.status);
           }
           return;
@@ -104,6 +111,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           upstream.failures++;
           deps.onResult?.(pool, upstream, cause);
           const code = (cause as { code?: string }).code ?? '';
+          if (traced) traced.failed = code || (cause as Error).message;
           // a body stream nobody has read from yet can still be handed to another upstream
           const retryable = bodyUnread(body) && (neverReachedUpstream(code) || (idempotent && RESET.has(code)));
           if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
@@ -113,6 +121,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           if (!next) throw cause;
           deps.metrics.retries.labels(pool.name).inc();
           ctx.logFields.retries = attempt + 1;
+          ctx.trace?.step('retry', { from: upstream.id, why: code || (cause as Error).message, next: next.id });
           ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1, next: next.id }, 'retrying on another upstream');
         } finally {
           upstream.inflight--;

@@ -5,6 +5,11 @@ import { accessLogStage, errorResponderStage } from '../core/common-stages.js';
 import { listenerInfo, type ListenerInfo } from '../core/context.js';
 import { HttpListener } from '../core/http-listener.js';
 import { loopStage } from '../core/via.js';
+import { traceStage } from '../core/trace-stage.js';
+import { simulate, type SimulationResult } from '../core/simulate.js';
+import type { SimulationInput } from '../core/simulated-request.js';
+import { dryProxyStage } from './dry-proxy-stage.js';
+import type { TraceRecorder } from '../observability/trace-recorder.js';
 import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { cacheStage } from '../cache/cache-stage.js';
@@ -49,6 +54,8 @@ export interface ReverseDeps {
   http01?: Http01Responder;
   /** Session-ticket keys for TLS listeners (shared across workers). */
   ticketKeys?: TicketKeys;
+  /** Decision traces (core/trace-stage.ts); the stage is left out while no one can read a trace. */
+  traces?: TraceRecorder;
 }
 
 /** Runs the matched route's own plugin stage, if it has one. */
@@ -157,7 +164,11 @@ export class ReverseProxyListener {
   get config(): ReverseListenerConfig { return this.#config; }
   get routes(): RouteTable { return this.#routes; }
 
-  #build(): Pipeline {
+  /**
+   * The stage list; `dry` (the simulator) leaves out what counts or limits (access log and metrics, rate
+   * limit) and ends with a stage that picks an upstream without sending anything.
+   */
+  #build(dry = false): Pipeline {
     const cfg = this.#config;
     // the pipeline keeps the table it was built with, so a request matches routes and finds their plugins in one version
     const routes = this.#routes;
@@ -167,13 +178,14 @@ export class ReverseProxyListener {
       if (stage) plugins.set(route, stage);
     });
     const stages: (Stage | undefined)[] = [
-      accessLogStage(this.deps.metrics),
+      dry ? undefined : accessLogStage(this.deps.metrics),
       errorResponderStage,
+      !dry && this.deps.traces?.active ? traceStage(this.deps.traces) : undefined,
       loopStage(this.#info.viaName),
       cfg.trace_context ? traceContextStage(this.deps.spanRecorder) : undefined,
       cfg.tls?.hsts ? hstsStage(cfg.tls.hsts) : undefined,
       this.sni?.clientCertMode === 'optional' ? clientCertStage : undefined,
-      rateLimitStage(cfg.limits, this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name }),
+      dry ? undefined : rateLimitStage(cfg.limits, this.deps.sharedBuckets && { limiter: this.deps.sharedBuckets, scope: this.name }),
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
       !cfg.tls && this.deps.http01 ? acmeChallengeStage(this.deps.http01) : undefined,
       !cfg.tls && cfg.redirect_https ? redirectHttpsStage : undefined,
@@ -183,13 +195,18 @@ export class ReverseProxyListener {
       routes.routes.some((r) => r.respond) ? respondStage : undefined,
       ...(this.deps.extraStages?.afterRoute ?? []),
       this.#cacheStage(cfg),
-      proxyStage({
+      dry ? dryProxyStage(this.deps.pools) : proxyStage({
         pools: this.deps.pools, metrics: this.deps.metrics, limits: cfg.limits,
         strip: new Set(cfg.strip_request_headers.map((h) => h.toLowerCase())),
         proto: cfg.tls ? 'https' : 'http', onResult: this.deps.onResult,
       }),
     ];
     return compose(stages.filter((s): s is Stage => s !== undefined));
+  }
+
+  /** What this listener would do with a request, without sending, storing or counting anything. */
+  simulate(input: SimulationInput): Promise<SimulationResult> {
+    return simulate(this.#build(true), this.#info, input);
   }
 
   /** The cache stage, when any route of this listener has `cache: true`; it lets other routes through untouched. */

@@ -10,6 +10,7 @@ export function routeStage(table: () => RouteTable): Stage {
       const route: CompiledRoute | undefined = table().match(normaliseHost(ctx.req.headers.host), ctx.path, ctx.req.headers);
       if (!route) throw new ProxyError('no_route', 'no route matches this request');
       ctx.route = route;
+      ctx.trace?.step('route', { route: route.name, pool: route.respond ? undefined : route.pool, respond: route.respond?.status });
       if (ctx.upgrade && !route.upgrades.has(ctx.upgrade.protocol)) {
         throw new ProxyError('denied', `upgrade to ${ctx.upgrade.protocol} is not allowed on this route`);
       }

@@ -1,5 +1,5 @@
 /** A named pool of upstreams with its balancer. The upstream list is replaced, never mutated, so picks see a consistent list. */
-import type { PickContext } from './balancers/balancer.js';
+import { peekOf, type PickContext } from './balancers/balancer.js';
 import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
 import { Upstream } from './upstream.js';
 import { originOf } from '../core/origin.js';
@@ -45,6 +45,11 @@ export class UpstreamPool {
   pick(ctx: PickContext, exclude?: ReadonlySet<Upstream>): Upstream | undefined {
     const list = exclude && exclude.size ? this.#upstreams.filter((u) => !exclude.has(u)) : this.#upstreams;
     return this.#balancer.balancer.pick(ctx, list) as Upstream | undefined;
+  }
+
+  /** What pick() would answer now, moving no cursor or sticky table (the simulator). */
+  peek(ctx: PickContext): Upstream | undefined {
+    return peekOf(this.#balancer.balancer, ctx, this.#upstreams) as Upstream | undefined;
   }
 
   /**

@@ -27,6 +27,13 @@ export interface PickContext {
  */
 export interface Balancer {
   pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined;
+  /** What pick() would answer now, without moving its cursor or tables (the simulator). Absent: pick() keeps no such state. */
+  peek?(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined;
+}
+
+/** A pick that changes nothing: `peek` when the balancer has state a pick would move, else `pick`. */
+export function peekOf(b: Balancer, ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+  return b.peek ? b.peek(ctx, pool) : b.pick(ctx, pool);
 }
 
 export type BalancerName =

@@ -30,6 +30,17 @@ export class WeightedRoundRobinBalancer implements Balancer {
     return best;
   }
 
+  peek(_ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    let best: BalancerUpstream | undefined;
+    let bestCurrent = -Infinity;
+    for (const u of pool) {
+      if (!u.available || !(u.weight > 0)) continue;
+      const current = (this.#current.get(u.id) ?? 0) + u.weight;
+      if (current > bestCurrent) { best = u; bestCurrent = current; }
+    }
+    return best;
+  }
+
   // forget removed upstreams so a long-lived pool with churn does not grow the map
   #prune(pool: readonly BalancerUpstream[]): void {
     this.#seenPool = pool;

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Balancer, BalancerUpstream, PickContext } from '../balancers/balancer.js';
+import { peekOf, type Balancer, type BalancerUpstream, type PickContext } from '../balancers/balancer.js';
 import { readCookie } from '../balancers/request-key.js';
 
 /** Config `pools.*.sticky` for cookie mode, plus the signing secret. */
@@ -111,5 +111,10 @@ export class CookieStickyBalancer implements Balancer {
   pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
     const u = this.sticky.decode(readCookie(ctx.headers, this.sticky.name), pool);
     return u?.available ? u : this.#fallback.pick(ctx, pool);
+  }
+
+  peek(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    const u = this.sticky.decode(readCookie(ctx.headers, this.sticky.name), pool);
+    return u?.available ? u : peekOf(this.#fallback, ctx, pool);
   }
 }

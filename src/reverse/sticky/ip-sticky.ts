@@ -1,4 +1,4 @@
-import type { Balancer, BalancerUpstream, PickContext } from '../balancers/balancer.js';
+import { peekOf, type Balancer, type BalancerUpstream, type PickContext } from '../balancers/balancer.js';
 
 export interface IpStickyOptions {
   /** How long a client stays pinned after its last request, ms. Default 30 min (HAProxy stick-table `expire 30m`). */
@@ -88,6 +88,15 @@ export class IpStickyBalancer implements Balancer {
       this.#store?.remember(ip, u.id, this.#ttl);
     }
     return u;
+  }
+
+  peek(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    const entry = ctx.clientIp ? this.#table.get(ctx.clientIp) : undefined;
+    if (entry && entry.expires > this.#now()) {
+      const u = pool.find((p) => p.id === entry.id);
+      if (u?.available) return u;
+    }
+    return peekOf(this.#fallback, ctx, pool);
   }
 
   /** Clients currently remembered (expired entries included until evicted). */
