@@ -74,6 +74,8 @@ scenarios.push(
   // one route call per request, answering the route's own pool (validated against the pools)
   { name: 'gatehouse+route-plugin', kind: 'gatehouse', bodies: ['1k'], config: withPlugin('same-pool.js', "export function route(req) { return { pool: 'app' }; }\n") },
 );
+// The decision trace recorded for every request (trace.keep) but returned to nobody: compare with `gatehouse`, where it is off.
+scenarios.push({ name: 'gatehouse-trace-kept', kind: 'gatehouse', bodies: ['1k'], config: (port, origin, dir) => reverseConfig(port, origin, dir, { top: 'trace: { keep: 1000 }' }) });
 // The cache HIT path: the origin answers `public, max-age=600`, so after the warm-up every request is a hit.
 scenarios.push({ name: 'gatehouse-cache-hit', kind: 'gatehouse', config: (port, origin, dir) => reverseConfig(port, origin, dir, { route: '        cache: true' }) });
 

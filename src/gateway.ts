@@ -300,6 +300,22 @@ export class Gateway {
     void this.fleet?.forgetChanges();
   }
 
+  /**
+   * Readies the gateway for simulations without listening on anything (`gatehouse simulate`): plugins and
+   * forward policies are loaded; health checks do not run, so every upstream counts as up. close() undoes it.
+   */
+  async prepareOffline(): Promise<void> {
+    await this.plugins.load();
+    for (const f of this.#forward) await f.prepare();
+  }
+
+  /** Releases what prepareOffline() loaded. */
+  async closeOffline(): Promise<void> {
+    for (const f of this.#forward) f.policy?.close();
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    this.plugins.close();
+  }
+
   /** POST /simulate: what a listener (by name; default the first HTTP one) would do with a request. */
   simulate(input: SimulationInput): Promise<SimulationResult> {
     const listeners = [...this.#reverse, ...this.#forward];

@@ -16,6 +16,9 @@ const USAGE = `Usage:
   gatehouse plugin test FILE [--request JSON_FILE | --cases DIR] [--hook onRequest|route|onResponse]
                              [--cpu-limit 50ms] [--timeout 500ms] [--memory-limit 32MB]
                                        run a plugin against a request, or every case in DIR
+  gatehouse simulate [--config FILE] [--listener NAME] [--src IP] [--user USER] [--method M] [--header H]... URL
+  gatehouse simulate [--config FILE] --cases DIR
+                                       what the proxy would do with a request, offline; or check a table of cases
   gatehouse passwd FILE USER [--password-stdin]
                                        add USER to an htpasswd FILE or change their password (bcrypt)
   gatehouse --version | -v             print the version
@@ -23,7 +26,7 @@ const USAGE = `Usage:
 
 Exit status: 0 ok or a clean stop, 1 invalid config or a failure, 2 bad usage.`;
 
-const COMMANDS = ['check', 'certs', 'plugin', 'passwd', 'help'];
+const COMMANDS = ['check', 'certs', 'plugin', 'passwd', 'simulate', 'help'];
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -82,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     case '--version': case '-v': out(version()); return 0;
     case 'check': return check(rest);
     case 'certs': return (await import('../tls/certs-command.js')).runCertsCommand(rest, out, err);
+    case 'simulate': return (await import('./simulate-command.js')).runSimulateCommand(rest, process.env.GATEHOUSE_CONFIG || 'config/default.yaml', out, err);
     case 'passwd': return (await import('../forward/passwd-command.js')).runPasswdCommand(rest, out, err);
     case 'plugin': {
       if (rest[0] !== 'test') return usage(rest[0] === undefined ? 'plugin needs a subcommand: test' : `unknown plugin subcommand "${rest[0]}" (expected test)`);

@@ -95,6 +95,11 @@ export class ForwardProxyListener {
     await this.listener.start();
   }
 
+  /** Loads the policy without listening (the offline simulator). */
+  async prepare(): Promise<void> {
+    await this.#load(this.#config);
+  }
+
   /** Swaps the policy and pipelines for a new config of the same address; connections and tunnels stay open. */
   async reload(config: ForwardListenerConfig): Promise<void> {
     await this.#load(config);

@@ -14,7 +14,7 @@ export class TraceRecorder {
   #keep = 0;
   #log = false;
   /** Insertion-ordered: the oldest trace is the first key. */
-  readonly #kept = new Map<string, TraceRecord>();
+  readonly #kept = new Map<string, DecisionTrace>();
 
   constructor(settings: TraceSettings) { this.configure(settings); }
 
@@ -41,9 +41,9 @@ export class TraceRecorder {
     if (this.#keep === 0) return;
     // a repeated X-Request-Id replaces the older trace and becomes the newest
     this.#kept.delete(trace.id);
-    this.#kept.set(trace.id, trace.toJSON());
+    this.#kept.set(trace.id, trace); // made into JSON only when asked for
     if (this.#kept.size > this.#keep) this.#kept.delete(this.#kept.keys().next().value!);
   }
 
-  find(id: string): TraceRecord | undefined { return this.#kept.get(id); }
+  find(id: string): TraceRecord | undefined { return this.#kept.get(id)?.toJSON(); }
 }
