@@ -333,7 +333,8 @@ export class Gateway {
       node_id: this.#config.node_id,
       shared: this.fleet ? { redis: this.fleet.state.up ? 'up' : 'down', key_prefix: this.#config.shared.key_prefix } : undefined,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-      cache: this.cache.stats(),
+      cache: { ...this.cache.stats(), ...this.metrics.cacheHitRatio() },
+      recent_errors: this.metrics.recentErrors,
       forward: this.#forward.map((f) => ({
         name: f.name, address: `${f.listener.address.host}:${f.listener.address.port}`, inflight: f.listener.inflight, tunnels: f.tunnels,
         auth: !!f.config.auth.users_file, acl_rules: f.policy?.acl.size ?? 0, blocked_domains: f.policy?.blocks.size ?? 0,

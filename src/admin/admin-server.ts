@@ -1,6 +1,7 @@
 /** The admin API: health, metrics, status, live pool changes and reload, on its own (loopback) listener. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { renderStatusPage } from './status-page.js';
 import { listenOn } from '../core/listen.js';
 import type { AdminReply, AdminTarget } from './admin-target.js';
 import { AdminGuard } from './admin-guard.js';
@@ -76,6 +77,14 @@ export class AdminServer {
     try {
       if (!this.#guard.hostAllowed(req)) {
         return this.#json(res, 421, { error: 'Host must be the admin address or a loopback name (DNS rebinding guard)' });
+      }
+      if (req.method === 'GET' && url.pathname === '/') {
+        const nonce = randomBytes(16).toString('base64');
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY',
+          'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; frame-ancestors 'none'`,
+        }).end(renderStatusPage((await this.target.status()) as Record<string, unknown>, nonce));
+        return;
       }
       if (req.method === 'GET' && url.pathname === '/metrics') {
         const { contentType, text } = await this.target.metrics();

@@ -23,6 +23,13 @@ function logAccess(ctx: RequestContext, metrics: Metrics): void {
   metrics.observeRequest(ctx.listener.name, ctx.route?.name ?? '-', status, ms / 1000);
   const fallback = ctx.logFields.route_fallback as RouteFallback | undefined;
   if (fallback) metrics.routeFallbacks.labels(fallback.plugin, fallback.reason).inc();
+  const err = ctx.error;
+  if (err && !err.clientCaused) {
+    metrics.noteError({
+      at: new Date().toISOString(), listener: ctx.listener.name, req_id: ctx.id, method: ctx.req.method ?? '', path: ctx.req.url ?? '',
+      status, error: err.proxyStatus, detail: err.detail,
+    });
+  }
   ctx.listener.accessLog.write({
     reqId: ctx.id,
     method: ctx.req.method,

@@ -2,6 +2,9 @@
 import client from 'prom-client';
 import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-metrics.js';
 
+export interface RecentError { at: string; listener: string; req_id: string; method: string; path: string; status: number; error: string; detail: string }
+const RECENT_ERRORS = 20;
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly requests = new FastCounter('gatehouse_requests_total', 'Requests answered, by listener, route and status code.',
@@ -81,6 +84,25 @@ export class Metrics {
     let counter = this.#cacheChildren.get(result);
     if (!counter) this.#cacheChildren.set(result, (counter = this.cacheLookups.labels(result)));
     counter.value++;
+  }
+
+  /** The last errors the proxy answered (newest last), for the status page. */
+  readonly recentErrors: RecentError[] = [];
+
+  noteError(e: RecentError): void {
+    this.recentErrors.push(e);
+    if (this.recentErrors.length > RECENT_ERRORS) this.recentErrors.shift();
+  }
+
+  /** Lookups counted so far and the share answered from the cache (hits and collapsed requests). */
+  cacheHitRatio(): { lookups: number; hits: number; hit_ratio: number } {
+    let lookups = 0;
+    let hits = 0;
+    for (const [result, counter] of this.#cacheChildren) {
+      lookups += counter.value;
+      if (result === 'hit' || result === 'collapsed') hits += counter.value;
+    }
+    return { lookups, hits, hit_ratio: lookups ? Math.round((hits / lookups) * 1000) / 1000 : 0 };
   }
 
   /** Records one answered request. */
