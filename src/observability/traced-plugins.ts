@@ -6,6 +6,7 @@
 import type { PluginEntry } from '../config/types.js';
 import type { Stage } from '../core/pipeline.js';
 import { DecisionTrace } from './decision-trace.js';
+import { toProxyError } from '../core/errors.js';
 
 export function tracedPlugins(stage: Stage | undefined, entries: readonly PluginEntry[]): Stage | undefined {
   if (!stage) return undefined;
@@ -26,7 +27,7 @@ export function tracedPlugins(stage: Stage | undefined, entries: readonly Plugin
         if (ctx.pinnedUpstream !== undefined) step.upstream = ctx.pinnedUpstream;
         return next();
       }).then(() => { if (!passed) { done('answered'); step.status = ctx.res.statusCode; } }, (e: unknown) => {
-        if (!passed) done('refused');
+        if (!passed) { done('refused'); step.status = toProxyError(e).status; }
         throw e;
       });
     },

@@ -10,6 +10,7 @@ import { send } from '../helpers/http-client.js';
 import { basic, scratch, stubLookup, viaProxy } from '../helpers/forward.js';
 import { simpleReverse, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import bcrypt from 'bcryptjs';
+import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
 
 interface Step { step: string; [k: string]: unknown }
 interface Trace { id: string; status: number; steps: Step[] }
@@ -102,6 +103,25 @@ describe('decision trace', () => {
       expect(stepsNamed(retried, 'retry')[0]).to.include({ from: dead, why: 'ECONNREFUSED', next: origin.url });
       expect(stepsNamed(retried, 'upstream')[0]).to.include({ upstream: dead, failed: 'ECONNREFUSED' });
     } finally { await p.close(); }
+  });
+
+  it('names the plugins of a route, what they decided and how long they took', async function () {
+    this.timeout(30_000);
+    const dir = new PluginDir();
+    dir.write('gate.js', "export function onRequest(req) { if (req.path === '/stop') return { deny: { status: 403, reason: 'no' } }; }\n");
+    const p = await startProxy({
+      ...simpleReverse([origin.url], {}, { plugins: ['gate.js'] }), plugins: { dir: dir.dir, watch: false }, trace: { allow: ['127.0.0.1/32'] },
+    });
+    try {
+      const passed = stepsNamed(traceOf((await send(`${p.url()}/go`, { headers: ASK })).headers), 'plugins')[0]!;
+      expect(passed).to.deep.include({ plugins: ['gate.js'], decision: 'continue' });
+      expect(passed.us).to.be.a('number');
+      const stopped = await send(`${p.url()}/stop`, { headers: ASK });
+      expect(stopped.status).to.equal(403);
+      const t = traceOf(stopped.headers);
+      expect(stepsNamed(t, 'plugins')[0]).to.include({ decision: 'refused', status: 403 });
+      expect(stepsNamed(t, 'plugin_outcome')[0]).to.include({ plugin: 'gate' });
+    } finally { await p.close(); dir.remove(); }
   });
 
   it('keeps the last N traces for GET /trace/ID and writes them to the access line with log.trace', async () => {
