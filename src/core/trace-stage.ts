@@ -38,12 +38,10 @@ class TraceHeaderSink extends ForwardingSink {
   }
 }
 
-const noted = new WeakSet<DecisionTrace>();
-
 /** Copies what stages already note for the access log (cache outcome, plugin names, denial) into the trace. */
 function noteLogFields(ctx: RequestContext, trace: DecisionTrace, cacheStatus?: string): void {
-  if (noted.has(trace)) return;
-  noted.add(trace);
+  if (trace.logFieldsNoted) return;
+  trace.logFieldsNoted = true;
   const f = ctx.logFields;
   if (f.cache !== undefined || cacheStatus !== undefined) {
     // the Cache-Status detail (RFC 9211) names why a response is not stored (`private`, `no-store`…)

@@ -28,12 +28,17 @@ export class DecisionTrace {
   readonly steps: TraceStep[] = [];
   status?: number;
   totalUs?: number;
+  /** Set once the access-log fields (cache outcome, plugin) were copied in (core/trace-stage.ts). */
+  logFieldsNoted = false;
 
   constructor(readonly id: string, readonly startMs: number, readonly head: { listener: string; method: string; url: string; client: string }) {}
 
   /** Records a decision; returns the step so a stage can complete it later (timings). */
   step(step: string, fields?: Record<string, unknown>): TraceStep {
-    const s: TraceStep = { step, at_us: us(this.startMs), ...fields };
+    // the stage's own literal becomes the step (no copy): `step` and `at_us` are added to it
+    const s = (fields ?? {}) as { step: string; at_us: number };
+    s.step = step;
+    s.at_us = us(this.startMs);
     this.steps.push(s);
     return s;
   }
@@ -42,7 +47,9 @@ export class DecisionTrace {
   static since(t0: number): number { return us(t0); }
 
   toJSON(): TraceRecord {
-    return { id: this.id, ...this.head, status: this.status, total_us: this.totalUs, steps: this.steps };
+    // `step` and `at_us` first, for people reading it (they were added last, see step())
+    const steps = this.steps.map(({ step, at_us, ...rest }) => ({ step, at_us, ...rest }));
+    return { id: this.id, ...this.head, status: this.status, total_us: this.totalUs, steps };
   }
 
   /** The record as one header value: compact JSON, non-ASCII escaped (a field value must be visible ASCII). */
