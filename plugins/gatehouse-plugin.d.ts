@@ -38,6 +38,11 @@ export interface RequestView {
   readonly protocol: string;
   /** Name of the matched route (reverse mode), else null. */
   readonly route: string | null;
+  /**
+   * True when the request is a simulation (`POST /simulate`, `gatehouse simulate`): nothing is sent
+   * anywhere. A plugin that keeps state (counters, rate limits) should decide as usual but change nothing.
+   */
+  readonly dry_run: boolean;
 }
 
 /** The response head in `onResponse`. `set-cookie` is an array. */

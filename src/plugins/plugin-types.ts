@@ -30,6 +30,8 @@ export interface RequestView {
   protocol: string;
   /** The matched route's name (reverse) or null (forward, or no route yet). */
   route: string | null;
+  /** True when the request is a simulation (POST /simulate, gatehouse simulate): nothing will be sent. */
+  dry_run: boolean;
 }
 
 /** The response head a plugin sees in `onResponse`. `set-cookie` stays an array. */

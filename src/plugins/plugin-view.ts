@@ -56,6 +56,7 @@ export function requestViewOf(ctx: RequestContext): RequestView {
     tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version, client_cert: ctx.tls.client ?? null } : null,
     protocol: ctx.protocol,
     route: ctx.route?.name ?? null,
+    dry_run: ctx.dryRun === true,
   };
 }
 
@@ -124,6 +125,7 @@ export function requestViewFrom(partial: unknown = {}): RequestView {
     tls,
     protocol: str(p.protocol, 'HTTP/1.1'),
     route: typeof p.route === 'string' ? p.route : null,
+    dry_run: p.dry_run === true,
   };
 }
 

@@ -95,4 +95,26 @@ describe('simulator: POST /simulate', () => {
     expect(noListener.status).to.equal(400);
     expect(noListener.body).to.include('reverse[0], forward[0]');
   });
+
+  it('plugins see req.dry_run in a simulation, and only there', async () => {
+    const dir = scratch();
+    // answers 451 in a simulation, passes real requests
+    dir.write('dry.js', 'export function onRequest(req) { if (req.dry_run) return { deny: { status: 451, reason: "simulated" } }; }');
+    const o = await startOrigin('real');
+    const q = await startProxy({
+      admin: { listen: '127.0.0.1:0', token: 'sekret' },
+      plugins: { dir: dir.dir, watch: false },
+      reverse: [{ routes: [{ match: {}, pool: 'app', plugins: ['dry.js'] }] }],
+      pools: { app: { upstreams: [{ url: o.url }] } },
+    });
+    try {
+      const sim = JSON.parse((await post(q, { url: 'http://app.test/x' }, auth)).body) as Result;
+      expect(sim.status).to.equal(451);
+      expect(o.seen.length).to.equal(0);
+      expect((await send(`${q.url()}/x`)).body).to.equal('real');
+    } finally {
+      await q.close();
+      await o.close();
+    }
+  });
 });
