@@ -8,6 +8,7 @@ import { errorResponseParts } from '../core/error-response.js';
 import { ProxyError } from '../core/errors.js';
 import { ForwardingSink, type ResponseSink } from '../core/response-sink.js';
 import type { Plugin } from './plugin.js';
+import { traceCall } from './plugin-trace.js';
 import type { HeaderValue, RequestView, ResponseDecision, ResponseView } from './plugin-types.js';
 
 /** Flat `[name, value, …]` → response view; `set-cookie` stays a list. */
@@ -102,7 +103,9 @@ export class PluginResponseSink extends ForwardingSink {
   async #decide(hooked: Plugin[], head: { status: number; flat: string[] }): Promise<void> {
     const view = viewOfFlat(head.status, head.flat);
     for (const plugin of hooked) {
+      const t0 = this.ctx.trace ? performance.now() : 0;
       const r = await plugin.onResponse(view, this.request);
+      if (this.ctx.trace) traceCall(this.ctx, plugin, 'onResponse', r, t0);
       if (!r.ok) {
         const err = this.failed(this.ctx, plugin, 'onResponse', r.error, r.onError);
         if (err) { this.#replace(err); return; }

@@ -10,6 +10,7 @@ import { originOf } from '../core/origin.js';
 import type { Stage } from '../core/pipeline.js';
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
+import { traceCall } from './plugin-trace.js';
 import type { HookName, RequestDecision, RequestView, RouteDecision, RouteTargets } from './plugin-types.js';
 import { requestViewOf, rewriteViewPath } from './plugin-view.js';
 import { noteRouteFallback } from '../observability/route-fallbacks.js';
@@ -98,7 +99,9 @@ async function requestHooks(
 ): Promise<'answered' | 'next'> {
   for (const plugin of plugins) {
     if (plugin.has('onRequest')) {
+      const t0 = ctx.trace ? performance.now() : 0;
       const r = await plugin.onRequest(view);
+      if (ctx.trace) traceCall(ctx, plugin, 'onRequest', r, t0);
       if (!r.ok) {
         const err = pluginFailure(ctx, plugin, 'onRequest', r.error, r.onError);
         if (err) throw err;
@@ -121,7 +124,9 @@ async function requestHooks(
   if (targets === undefined) return 'next';
   for (const plugin of plugins) {
     if (!plugin.has('route')) continue;
+    const t0 = ctx.trace ? performance.now() : 0;
     const r = await plugin.route(view, targets);
+    if (ctx.trace) traceCall(ctx, plugin, 'route', r, t0);
     if (!r.ok) {
       const err = pluginFailure(ctx, plugin, 'route', r.error, r.onError);
       if (err) throw err;

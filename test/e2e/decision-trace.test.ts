@@ -113,13 +113,19 @@ describe('decision trace', () => {
       ...simpleReverse([origin.url], {}, { plugins: ['gate.js'] }), plugins: { dir: dir.dir, watch: false }, trace: { allow: ['127.0.0.1/32'] },
     });
     try {
-      const passed = stepsNamed(traceOf((await send(`${p.url()}/go`, { headers: ASK })).headers), 'plugins')[0]!;
+      const goTrace = traceOf((await send(`${p.url()}/go`, { headers: ASK })).headers);
+      const passed = stepsNamed(goTrace, 'plugins')[0]!;
       expect(passed).to.deep.include({ plugins: ['gate.js'], decision: 'continue' });
       expect(passed.us).to.be.a('number');
+      // each hook call: the plugin, its decision and its own µs
+      const call = stepsNamed(goTrace, 'plugin')[0]!;
+      expect(call).to.deep.include({ plugin: 'gate', hook: 'onRequest', decision: 'continue' });
+      expect(call.us).to.be.a('number');
       const stopped = await send(`${p.url()}/stop`, { headers: ASK });
       expect(stopped.status).to.equal(403);
       const t = traceOf(stopped.headers);
       expect(stepsNamed(t, 'plugins')[0]).to.include({ decision: 'refused', status: 403 });
+      expect(stepsNamed(t, 'plugin')[0]).to.include({ plugin: 'gate', hook: 'onRequest', decision: 'deny' });
       expect(stepsNamed(t, 'plugin_outcome')[0]).to.include({ plugin: 'gate' });
     } finally { await p.close(); dir.remove(); }
   });
