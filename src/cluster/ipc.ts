@@ -53,10 +53,13 @@ export class CallTracker {
       };
       const timer = setTimeout(() => settle({ ok: false, error: `worker ${worker.id} did not answer in ${timeoutMs}ms` }), timeoutMs);
       this.#pending.set(id, { workerId: worker.id, timer, settle });
+      // With a callback, a send to a worker that just died fails here; without one, node emits the error
+      // on the worker, where nothing listens, and the primary would crash.
+      const failed = (e: Error | null) => { if (e) settle({ ok: false, error: `worker ${worker.id}: ${e.message}` }); };
       try {
-        worker.send({ gh: 'call', id, call } satisfies ToWorker);
+        worker.send({ gh: 'call', id, call } satisfies ToWorker, undefined, failed);
       } catch (e) {
-        settle({ ok: false, error: `worker ${worker.id}: ${(e as Error).message}` });
+        failed(e as Error);
       }
     });
   }

@@ -125,6 +125,8 @@ export class Supervisor {
           settle(new StartFailed(m.problems));
         }
       });
+      // a message sent as the worker dies fails on its channel: logged, never thrown in the primary
+      worker.on('error', (err: Error) => this.#log.warn({ worker_id: worker.id, err: err.message }, 'worker channel error'));
       worker.on('exit', (code, signal) => {
         this.#calls.abandon(worker.id);
         slot.ready = false;

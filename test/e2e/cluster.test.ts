@@ -108,6 +108,9 @@ describe('cluster mode (workers: 2)', function () {
 
     const victim = s.workers[0]!;
     process.kill(victim.pid, 'SIGKILL');
+    // admin calls fanned out while the worker dies: answered, and the primary keeps running
+    const during = await Promise.all(Array.from({ length: 20 }, () => fetch(`${admin}/status`).then((r) => r.status)));
+    expect(during.every((code) => code === 200)).to.equal(true);
     let replaced: WorkerStatus | undefined;
     for (let i = 0; i < 200 && !replaced; i++) {
       await sleep(50);
