@@ -4,11 +4,9 @@
  * and what it says about routes, balancers, retries, the cache, the ACL, block lists and the SSRF guard.
  */
 import { expect } from 'chai';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { send } from '../helpers/http-client.js';
 import { basic, scratch, stubLookup, viaProxy } from '../helpers/forward.js';
-import { simpleReverse, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { refusedUrl, simpleReverse, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import bcrypt from 'bcryptjs';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
 
@@ -20,14 +18,6 @@ const traceOf = (headers: Record<string, unknown>): Trace => JSON.parse(String(h
 const stepsNamed = (t: Trace, name: string) => t.steps.filter((s) => s.step === name);
 
 /** A loopback port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 describe('decision trace', () => {
   let origin: Origin;
   before(async () => {
@@ -85,7 +75,7 @@ describe('decision trace', () => {
   });
 
   it('explains errors: no route, and a retry on another upstream after a refused connection', async () => {
-    const dead = `http://127.0.0.1:${await deadPort()}`;
+    const dead = refusedUrl();
     const p = await startProxy({
       reverse: [{ routes: [{ name: 'only-api', match: { path_prefix: '/api' }, pool: 'app' }] }],
       pools: { app: { upstreams: [{ url: dead }, { url: origin.url }], retries: 1 } },

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer, WebSocket } from 'ws';
-import { startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { refusedUrl, startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
 
 /** Raw HTTP exchange on a fresh socket; returns the whole response text. */
 async function raw(port: number, text: string, waitMs = 3000): Promise<string> {
@@ -262,9 +262,7 @@ describe('reverse proxy core', () => {
 
   describe('upstream failures', () => {
     it('answers 502 with Proxy-Status when the upstream refuses', async () => {
-      const o = await origin('x');
-      await o.close();
-      const p = await proxy(simpleReverse([o.url], { retries: 0 }));
+      const p = await proxy(simpleReverse([refusedUrl()], { retries: 0 }));
       const r = await fetch(p.url());
       expect(r.status).to.equal(502);
       expect(r.headers.get('proxy-status')).to.equal('gatehouse; error=connection_refused');
@@ -283,10 +281,8 @@ describe('reverse proxy core', () => {
     });
 
     it('retries an idempotent request on another upstream when one refuses', async () => {
-      const dead = await origin('dead');
-      await dead.close();
       const live = await origin('live');
-      const p = await proxy(simpleReverse([dead.url, live.url], { retries: 1 }));
+      const p = await proxy(simpleReverse([refusedUrl(), live.url], { retries: 1 }));
       const bodies = [];
       for (let i = 0; i < 4; i++) bodies.push(await (await fetch(p.url())).text());
       expect(bodies).to.deep.equal(['live', 'live', 'live', 'live']);
