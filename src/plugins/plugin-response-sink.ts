@@ -73,10 +73,12 @@ export class PluginResponseSink extends ForwardingSink {
   }
 
   override head(status: number, headers: string[]): void {
-    const hooked = this.plugins.slice(0, this.entered()).filter((p) => p.has('onResponse')).reverse();
-    if (hooked.length === 0) { this.next.head(status, headers); return; }
+    const entered = this.entered();
+    let hooked = false;
+    for (let i = 0; i < entered && !hooked; i++) hooked = this.plugins[i]!.has('onResponse');
+    if (!hooked) { this.next.head(status, headers); return; }
     this.#held = { chunks: [], ended: false };
-    void this.#decide(hooked, { status, flat: headers }).then(() => this.#release());
+    void this.#decide(entered, { status, flat: headers }).then(() => this.#release());
   }
 
   override data(chunk: Buffer): boolean {
@@ -100,9 +102,12 @@ export class PluginResponseSink extends ForwardingSink {
     else if (!this.#replaced) this.next.abort(err);
   }
 
-  async #decide(hooked: Plugin[], head: { status: number; flat: string[] }): Promise<void> {
+  /** The onResponse hooks of the first `entered` plugins, in reverse config order (as Envoy's encoder filters). */
+  async #decide(entered: number, head: { status: number; flat: string[] }): Promise<void> {
     const view = viewOfFlat(head.status, head.flat);
-    for (const plugin of hooked) {
+    for (let i = entered - 1; i >= 0; i--) {
+      const plugin = this.plugins[i]!;
+      if (!plugin.has('onResponse')) continue;
       const t0 = this.ctx.trace ? performance.now() : 0;
       const r = await plugin.onResponse(view, this.request);
       if (this.ctx.trace) traceCall(this.ctx, plugin, 'onResponse', r, t0);

@@ -170,8 +170,6 @@ export function pluginStage(opts: PluginStageOptions): Stage {
       if (p.response) ctx.wrapSink((inner) => new PluginResponseSink(inner, ctx, view, p.list, () => entered.count, pluginFailure));
       if (!p.request && !routing) return next();
       if (await requestHooks(ctx, p.list, view, routing ? targets : undefined, pools, entered) === 'answered') return;
-      // the client may have left while the plugins decided: then nothing goes upstream
-      if (ctx.res.destroyed && !ctx.res.writableFinished) throw new ProxyError('client_closed');
       return next();
     },
   };

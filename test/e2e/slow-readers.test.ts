@@ -118,13 +118,18 @@ describe('slow readers and the upstream pool', function () {
     expect([after.status, after.body]).to.deep.equal([200, 'ok']);
   });
 
-  it('gives a queued request\'s place back when its client leaves', async () => {
+  /** A pool of one connection, held by a request the origin does not answer yet; one more may queue. */
+  async function poolHeldByOne() {
     const o = await bigOrigin();
     const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
     const port = Number(new URL(p.url()).port);
-    const holder = attacker(await openSocket(port));
-    holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
+    attacker(await openSocket(port)).write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
     await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    return { o, p, port };
+  }
+
+  it('gives a queued request\'s place back when its client leaves', async () => {
+    const { o, p, port } = await poolHeldByOne();
     const leaver = attacker(await openSocket(port));
     leaver.write(getRequest('/queued'));
     const queued = () => (p.gateway.status() as { pools: Record<string, { upstreams: { queued: number }[] }> }).pools.app!.upstreams[0]!.queued;
@@ -140,12 +145,7 @@ describe('slow readers and the upstream pool', function () {
   });
 
   it('answers 503 at once when the wait queue is full', async () => {
-    const o = await bigOrigin();
-    const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
-    const port = Number(new URL(p.url()).port);
-    const holder = attacker(await openSocket(port));
-    holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
-    await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    const { o, p, port } = await poolHeldByOne();
     const waiting = attacker(await openSocket(port));
     waiting.write(getRequest('/queued', 'test.local', 'connection: close\r\n'));
     await new Promise((r) => setTimeout(r, 200));
