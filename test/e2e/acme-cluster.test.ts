@@ -4,14 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
-import { freePort, runCli, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { freePort, OWN_HOST, ownAddress } from '../helpers/addresses.js';
 import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { waitFor } from '../helpers/load.js';
 
 /** The serial of the certificate served on a new connection, verified against `ca`; undefined when none verifies. */
 function servedSerial(port: number, ca: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca }, () => {
+    const s = connect({ host: OWN_HOST, port, servername: 'localhost', ca }, () => {
       resolve(s.getPeerX509Certificate()?.serialNumber);
       s.end();
     });
@@ -23,7 +24,7 @@ function servedSerial(port: number, ca: string): Promise<string | undefined> {
 function resume(port: number, ca: string, session?: Buffer): Promise<{ resumed: boolean; ticket?: Buffer }> {
   return new Promise((resolve) => {
     let ticket: Buffer | undefined;
-    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca, session }, () => {
+    const s = connect({ host: OWN_HOST, port, servername: 'localhost', ca, session }, () => {
       s.write('GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
       s.resume();
       s.once('end', () => resolve({ resumed: s.isSessionReused(), ticket }));
@@ -59,7 +60,7 @@ describe('ACME with workers: 2', function () {
       'node_id: gh-acme', 'workers: 2', 'shutdown_timeout: 2s', 'admin: { listen: "" }',
       'reverse:',
       `  - { listen: "127.0.0.1:${pebble.httpPort}", routes: [{ match: {}, pool: app }] }`,
-      `  - listen: "127.0.0.1:${tlsPort}"`,
+      `  - listen: "${ownAddress(tlsPort)}"`,
       '    routes: [{ match: {}, pool: app }]',
       `    tls: { acme: { directory: "${pebble.directory}", domains: [localhost], dir: "${join(dir, 'acme')}", directory_ca: "${pebble.httpsCaFile}" } }`,
       `pools: { app: { upstreams: [{ url: "${origin.url}" }] } }`, '',

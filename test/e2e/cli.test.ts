@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { spawn, spawnSync } from 'node:child_process';
+import type { ServerResponse } from 'node:http';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
-import { freePort, listening, runCli } from '../helpers/cli.js';
+import { listening, runCli } from '../helpers/cli.js';
+import { freePort, ownAddress, ownUrl } from '../helpers/addresses.js';
 
 const run = runCli;
 
@@ -21,7 +23,7 @@ describe('gatehouse command line', function () {
     writeFileSync(file, [
       'node_id: gh-bad', 'shutdown_timeout: soon', 'colour: blue', 'admin: { listen: "" }',
       'limits: { max_body_size: huge }',
-      'reverse:', `  - listen: 127.0.0.1:${port}`, '    routes:', '      - { match: {}, pool: nowhere }',
+      'reverse:', `  - listen: ${ownAddress(port)}`, '    routes:', '      - { match: {}, pool: nowhere }',
       '      - { match: {}, pool: app, respond: { status: 200 } }',
       'pools:', '  app:', '    balance: fastest', '    upstreams: [{ url: "ftp://x" }]', '',
     ].join('\n'));
@@ -179,26 +181,29 @@ describe('gatehouse command line', function () {
   });
 
   describe('graceful shutdown', () => {
+    // The origin holds its answer until the test has seen the drain refuse new connections.
     let origin: Origin;
+    const held: ServerResponse[] = [];
+    let arrived: () => void = () => {};
     before(async () => {
-      origin = await startOrigin((req, res) => {
-        req.resume();
-        setTimeout(() => res.end('slow answer'), 800);
-      });
+      origin = await startOrigin((req, res) => { req.resume(); held.push(res); arrived(); });
     });
     after(() => origin.close());
 
     it('finishes in-flight requests on SIGTERM, refuses new connections, and exits 0', async () => {
       const port = await freePort();
       const file = join(dir, 'drain.yaml');
-      writeFileSync(file, `admin: { listen: "" }\nshutdown_timeout: 5s\nreverse: [{ listen: "127.0.0.1:${port}", routes: [{ match: {}, pool: app }] }]\npools: { app: { upstreams: [{ url: "${origin.url}" }] } }\n`);
+      writeFileSync(file, `admin: { listen: "" }\nshutdown_timeout: 20s\nreverse: [{ listen: "${ownAddress(port)}", routes: [{ match: {}, pool: app }] }]\npools: { app: { upstreams: [{ url: "${origin.url}" }] } }\n`);
       const { child, output } = run(['--config', file], { GATEHOUSE_LOG_LEVEL: 'info' });
-      for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-      const inflight = fetch(`http://127.0.0.1:${port}/slow`).then(async (r) => [r.status, await r.text()]);
-      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 400 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+      const atOrigin = new Promise<void>((r) => { arrived = r; });
+      const inflight = fetch(`${ownUrl(port)}/slow`).then(async (r) => [r.status, await r.text()]);
+      await atOrigin;
       child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 200 && (await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
       expect(await listening(port)).to.equal(false, 'new connections are refused while draining');
+      expect(child.exitCode).to.equal(null, 'still draining');
+      held.splice(0).forEach((res) => res.end('slow answer'));
       expect(await inflight).to.deep.equal([200, 'slow answer']);
       const result = await output;
       expect(result.code).to.equal(0);

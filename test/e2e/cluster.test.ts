@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
-import { freePort, listening, runCli, type CliRun } from '../helpers/cli.js';
+import { listening, runCli, type CliRun } from '../helpers/cli.js';
+import { freePort, OWN_HOST, ownAddress, ownUrl } from '../helpers/addresses.js';
 
 const run = (file: string): CliRun => runCli(['--config', file]);
 
 /** One request on its own connection: the cluster balances connections, not requests. */
 function fresh(port: number, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    httpGet({ host: OWN_HOST, port, path, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode!, body }));
@@ -51,8 +52,8 @@ describe('cluster mode (workers: 2)', function () {
   let proxy: CliRun;
   const status = async () => (await (await fetch(`${admin}/status`)).json()) as ClusterStatus;
   const config = (extra = '') => [
-    'node_id: gh-cluster', 'workers: 2', 'shutdown_timeout: 5s', `admin: { listen: "127.0.0.1:${new URL(admin).port}" }`,
-    `reverse: [{ listen: "127.0.0.1:${port}", routes: [${extra}{ match: {}, pool: app }] }]`,
+    'node_id: gh-cluster', 'workers: 2', 'shutdown_timeout: 5s', `admin: { listen: "${new URL(admin).host}" }`,
+    `reverse: [{ listen: "${ownAddress(port)}", routes: [${extra}{ match: {}, pool: app }] }]`,
     `pools: { app: { upstreams: [{ url: "${a.url}" }] } }`, '',
   ].join('\n');
 
@@ -60,7 +61,7 @@ describe('cluster mode (workers: 2)', function () {
     a = await startOrigin(answer('A'));
     b = await startOrigin(answer('B'));
     port = await freePort();
-    admin = `http://127.0.0.1:${await freePort()}`;
+    admin = ownUrl(await freePort());
     writeFileSync(join(dir, 'cluster.yaml'), config());
     proxy = run(join(dir, 'cluster.yaml'));
     for (let i = 0; i < 200; i++) {
@@ -140,7 +141,7 @@ describe('cluster mode (workers: 2)', function () {
 
   it('SIGTERM drains an in-flight request in a worker, then the primary exits 0', async () => {
     const inflight = fresh(port, '/slow');
-    await sleep(200);
+    for (let i = 0; i < 400 && ![...a.seen, ...b.seen].some((r) => r.url === '/slow'); i++) await sleep(50);
     proxy.child.kill('SIGTERM');
     expect(await inflight).to.deep.equal({ status: 200, body: 'slow answer' });
     const result = await proxy.output;
@@ -155,7 +156,7 @@ describe('cluster mode (workers: 2)', function () {
     const reversePort = await freePort();
     const adminPort = await freePort();
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, `workers: 2\nadmin: { listen: "127.0.0.1:${adminPort}" }\nreverse: [{ listen: "127.0.0.1:${reversePort}", routes: [{ match: {}, pool: ghost }] }]\n`);
+    writeFileSync(file, `workers: 2\nadmin: { listen: "${ownAddress(adminPort)}" }\nreverse: [{ listen: "${ownAddress(reversePort)}", routes: [{ match: {}, pool: ghost }] }]\n`);
     const bad = run(file);
     let sawListener = false;
     const probe = setInterval(() => { void Promise.all([listening(reversePort), listening(adminPort)]).then((up) => { sawListener ||= up.some(Boolean); }); }, 20);

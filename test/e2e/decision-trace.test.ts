@@ -6,9 +6,10 @@
 import { expect } from 'chai';
 import { send } from '../helpers/http-client.js';
 import { basic, scratch, stubLookup, viaProxy } from '../helpers/forward.js';
-import { refusedUrl, simpleReverse, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { simpleReverse, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import bcrypt from 'bcryptjs';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
+import { refusedUrl } from '../helpers/addresses.js';
 
 interface Step { step: string; [k: string]: unknown }
 interface Trace { id: string; status: number; steps: Step[] }

@@ -1,19 +1,10 @@
 /** Edge: loops. A request whose Via already names this instance is 508; two instances chained are not a loop. */
 import { expect } from 'chai';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { exchange, okReply, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
 import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { freePort, OWN_HOST, ownAddress, ownUrl } from '../helpers/addresses.js';
 
 const portOf = (url: string) => Number(new URL(url).port);
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('edge: loops and Via', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -23,8 +14,8 @@ describe('edge: loops and Via', () => {
 
   it('a pool pointing at its own listener stops at the second pass with 508', async () => {
     const port = await freePort();
-    const p = await proxy({ reverse: [{ listen: `127.0.0.1:${port}`, routes: [{ match: {}, pool: 'self' }] }], pools: { self: { upstreams: [{ url: `http://127.0.0.1:${port}` }], retries: 0 } }, via_name: '' });
-    const { responses } = await exchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const p = await proxy({ reverse: [{ listen: ownAddress(port), routes: [{ match: {}, pool: 'self' }] }], pools: { self: { upstreams: [{ url: ownUrl(port) }], retries: 0 } }, via_name: '' });
+    const { responses } = await exchange(port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', { host: OWN_HOST });
     expect(responses.map((r) => r.status)).to.deep.equal([508]);
     expect(responses[0]!.headers['proxy-status']).to.match(/proxy_loop_detected/);
     const access = p.logs.filter((l) => l.msg === 'access');

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, ConfigError } from '../../src/config/load.js';
 import { createCa, issueLeaf } from '../../src/tls/dev-certs.js';
-import { freePort, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort, OWN_HOST, ownAddress, ownUrl } from '../helpers/addresses.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { loadAgent, runLoad, shoot, waitFor } from '../helpers/load.js';
 import { requireRedisServer, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -173,12 +174,12 @@ describe('e2e: a fleet sharing Redis', function () {
     const adminPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'gh-fleet-cli-'));
     writeFileSync(join(dir, 'gatehouse.json'), JSON.stringify({
-      ...config, node_id: 'gh-cli', workers: 2, shutdown_timeout: '2s', admin: { listen: `127.0.0.1:${adminPort}` },
-      reverse: [{ ...config.reverse[0], listen: `127.0.0.1:${port}` }], shared: { redis: redis!.url, key_prefix: prefix, timeout: '5s' },
+      ...config, node_id: 'gh-cli', workers: 2, shutdown_timeout: '2s', admin: { listen: ownAddress(adminPort) },
+      reverse: [{ ...config.reverse[0], listen: ownAddress(port) }], shared: { redis: redis!.url, key_prefix: prefix, timeout: '5s' },
     }));
     const cli = runCli(['--config', join(dir, 'gatehouse.json')]);
     try {
-      const admin = `http://127.0.0.1:${adminPort}`;
+      const admin = ownUrl(adminPort);
       const started = await waitFor(async () => {
         const s = await fetch(`${admin}/status`).then((r) => r.json() as Promise<{ workers_running?: number }>, () => undefined);
         return s?.workers_running === 2;
@@ -189,7 +190,7 @@ describe('e2e: a fleet sharing Redis', function () {
       const fresh = async (url: string) => (await fetch(url, { headers: { connection: 'close' } }).then(async (r) => { await r.text(); return r.status; }));
       const t0 = performance.now();
       const statuses: number[] = [];
-      for (let i = 0; i < 12; i++) statuses.push(await fresh(i % 3 === 2 ? `${other!.url()}/` : `http://127.0.0.1:${port}/`));
+      for (let i = 0; i < 12; i++) statuses.push(await fresh(i % 3 === 2 ? `${other!.url()}/` : `${ownUrl(port)}/`));
       const seconds = (performance.now() - t0) / 1000;
       expect(statuses.filter((s) => s !== 200 && s !== 429)).to.deep.equal([]);
       // three members (two workers, one instance), one bucket
@@ -228,7 +229,7 @@ describe('e2e: a fleet sharing Redis', function () {
   it('AUTH and TLS: a rediss:// URL with a password and a private CA; a wrong password leaves the instance on local state', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-redis-tls-'));
     const ca = createCa({ commonName: 'Test Redis CA' });
-    const leaf = issueLeaf(['127.0.0.1'], ca);
+    const leaf = issueLeaf([OWN_HOST], ca);
     for (const [name, pem] of [['ca.pem', ca.certPem], ['redis.pem', leaf.certPem], ['redis.key', leaf.keyPem]]) writeFileSync(join(dir, name!), pem!);
     const secure = await startRedis([
       '--tls-cert-file', join(dir, 'redis.pem'), '--tls-key-file', join(dir, 'redis.key'), '--tls-ca-cert-file', join(dir, 'ca.pem'),

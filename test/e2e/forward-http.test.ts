@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { curl, hasCurl, stubLookup, viaProxy } from '../helpers/forward.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { refusedUrl } from '../helpers/addresses.js';
 
 /** One raw request to the proxy with exactly the given target and headers (no client rewriting). */
 function raw(port: number, target: string, headers: Record<string, string | string[]> = {}, method = 'GET', body?: string) {
@@ -129,12 +130,9 @@ describe('forward proxy: HTTP', () => {
   });
 
   it('answers 502 with Proxy-Status when the destination refuses the connection', async () => {
-    const dead = await startOrigin();
-    const deadPort = dead.port;
-    await dead.close();
-    const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.1'] }] });
+    const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.2'] }] });
     try {
-      const r = await raw(portOf(p), `http://127.0.0.1:${deadPort}/`, {});
+      const r = await raw(portOf(p), `${refusedUrl()}/`, {});
       expect(r.status).to.equal(502);
       expect(r.headers['proxy-status']).to.match(/error=connection_refused/);
     } finally { await p.close(); }

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/load.js';
 import { runtimeProblems } from '../../src/cli/runtime-checks.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { freePort, ownAddress, ownUrl, refusedUrl } from '../helpers/addresses.js';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
 
 const version = (v: string) => `export function onRequest() { return { set_headers: { 'x-version': '${v}' } }; }
@@ -152,22 +152,15 @@ describe('plugins e2e: the command line (startup refusal, SIGHUP, POST /reload)'
   this.timeout(60_000);
   const dir = new PluginDir();
   const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
-  const freePort = async () => {
-    const s = createServer().listen(0, '127.0.0.1');
-    await once(s, 'listening');
-    const port = (s.address() as AddressInfo).port;
-    await new Promise((r) => s.close(r));
-    return port;
-  };
   const configFile = (port: number, admin: number, origin: string, plugin: string) => {
     const file = join(dir.dir, `config-${port}.yaml`);
     writeFileSync(file, `
 node_id: cli-test
 log: { level: warn }
-admin: { listen: "127.0.0.1:${admin}" }
+admin: { listen: "${ownAddress(admin)}" }
 plugins: { dir: ${JSON.stringify(dir.dir)}, watch: false }
 reverse:
-  - listen: 127.0.0.1:${port}
+  - listen: ${ownAddress(port)}
     routes:
       - { match: {}, pool: app, plugins: [${plugin}] }
 pools:
@@ -186,7 +179,7 @@ pools:
   it('startup and check refuse a config whose plugin does not compile (exit 1, nothing listening)', async () => {
     dir.write('bad.js', BROKEN);
     const port = await freePort();
-    const file = configFile(port, await freePort(), 'http://127.0.0.1:9', 'bad.js');
+    const file = configFile(port, await freePort(), refusedUrl(), 'bad.js');
     const check = spawnCli(['check', '--config', file]);
     expect(await check.exit).to.equal(1);
     expect(check.stderr()).to.match(/^reverse\[0\]\.routes\[0\]\.plugins\[0\]: \S*bad\.js:1:\d+: SyntaxError/m);
@@ -201,15 +194,15 @@ pools:
     const [port, admin] = [await freePort(), await freePort()];
     const run = spawnCli(['--config', configFile(port, admin, origin.url, 'v.js')]);
     try {
-      const get = async () => { try { return (await fetch(`http://127.0.0.1:${port}/`)).headers.get('x-version'); } catch { return null; } };
-      for (let i = 0; i < 100 && (await get()) !== 'one'; i++) await sleep(100);
+      const get = async () => { try { return (await fetch(`${ownUrl(port)}/`)).headers.get('x-version'); } catch { return null; } };
+      for (let i = 0; i < 300 && (await get()) !== 'one'; i++) await sleep(100);
       expect(await get()).to.equal('one');
       dir.write('v.js', version('two'));
       run.child.kill('SIGHUP');
-      for (let i = 0; i < 50 && (await get()) !== 'two'; i++) await sleep(100);
+      for (let i = 0; i < 300 && (await get()) !== 'two'; i++) await sleep(100);
       expect(await get()).to.equal('two');
       dir.write('v.js', BROKEN);
-      const res = await fetch(`http://127.0.0.1:${admin}/reload`, { method: 'POST' });
+      const res = await fetch(`${ownUrl(admin)}/reload`, { method: 'POST' });
       expect(res.status).to.equal(422);
       const body = await res.json() as { problems: string[] };
       expect(body.problems[0]).to.match(/^reverse\[0\]\.routes\[0\]\.plugins\[0\]: \S*v\.js:1:\d+: SyntaxError/);

@@ -7,10 +7,10 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import bcrypt from 'bcryptjs';
-import { freePort } from '../helpers/cli.js';
 import { scratch, stubLookup, viaProxy } from '../helpers/forward.js';
 import { send } from '../helpers/http-client.js';
 import { simpleReverse, startOrigin, startProxy, type TestProxy } from '../helpers/loopback.js';
+import { refusedUrl } from '../helpers/addresses.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
@@ -114,7 +114,7 @@ describe('what the proxy says', function () {
 
   describe('upstreams that refuse or hang up', () => {
     it('every upstream refusing: 502 connection_refused once retries run out, and no retry line without a retry', async () => {
-      const proxy = await startProxy(simpleReverse([`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`], { retries: 2 }));
+      const proxy = await startProxy(simpleReverse([refusedUrl(0), refusedUrl(1)], { retries: 2 }));
       try {
         const r = await send(`${proxy.url()}/`);
         expect(r.status).to.equal(502);

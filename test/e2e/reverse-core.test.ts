@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer, WebSocket } from 'ws';
-import { refusedUrl, startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { refusedUrl } from '../helpers/addresses.js';
 
 /** Raw HTTP exchange on a fresh socket; returns the whole response text. */
 async function raw(port: number, text: string, waitMs = 3000): Promise<string> {

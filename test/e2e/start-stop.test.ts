@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { freePort, listening } from '../helpers/cli.js';
+import { listening } from '../helpers/cli.js';
+import { freePort, ownAddress, ownUrl } from '../helpers/addresses.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,8 +49,8 @@ describe('starting and stopping through npm and the bin', function () {
     adminPort = await freePort();
     config = join(dir, `gatehouse-${reversePort}.yaml`);
     writeFileSync(config, [
-      `admin: { listen: "127.0.0.1:${adminPort}" }`,
-      `reverse: [{ listen: "127.0.0.1:${reversePort}", routes: [{ match: {}, respond: { status: 200, body: "up" } }] }]`, '',
+      `admin: { listen: "${ownAddress(adminPort)}" }`,
+      `reverse: [{ listen: "${ownAddress(reversePort)}", routes: [{ match: {}, respond: { status: 200, body: "up" } }] }]`, '',
     ].join('\n'));
   });
 
@@ -57,7 +58,7 @@ describe('starting and stopping through npm and the bin', function () {
     const run = start(command, args, config);
     await waitFor(async () => (await listening(reversePort)) && (await listening(adminPort)), 'the proxy to listen')
       .catch((e: Error) => { run.child.kill('SIGKILL'); throw new Error(`${e.message}; it wrote: ${run.output().slice(-1000)}`); });
-    expect(await (await fetch(`http://127.0.0.1:${reversePort}/`)).text()).to.equal('up');
+    expect(await (await fetch(`${ownUrl(reversePort)}/`)).text()).to.equal('up');
     run.child.kill(signal);
     await waitFor(async () => !(await listening(reversePort)) && !(await listening(adminPort)), 'the ports to close', 10000);
     return { ...(await run.exit), output: run.output() };

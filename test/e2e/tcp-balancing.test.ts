@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startProxy, type TestProxy } from '../helpers/loopback.js';
+import { freePort, OWN_HOST, refusedUrl } from '../helpers/addresses.js';
 import { runLoad, tally, waitFor } from '../helpers/load.js';
 
 interface Echo { name: string; port: number; server: Server; sockets: Set<Socket>; close(): Promise<void> }
@@ -62,7 +63,7 @@ describe('e2e: TCP (layer 4) balancing', function () {
     const big = Buffer.alloc(8 * 1024 * 1024, 'x');
     const echoed = await roundTrip(tcpPort(), big);
     expect(echoed.length).to.equal(big.length + 2);
-    await waitFor(() => access().length === 31, 2000);
+    await waitFor(() => access().length === 31, 10_000);
     const line = access().at(-1)!;
     expect(line).to.include({ pool: 'db', client: '127.0.0.1', bytes_in: big.length, bytes_out: big.length + 2 });
     expect(line.upstream).to.match(/^tcp:\/\/127\.0\.0\.1:\d+$/);
@@ -79,25 +80,23 @@ describe('e2e: TCP (layer 4) balancing', function () {
     s.on('data', () => {});
     await once(s, 'connect');
     const up = proxy.gateway.pools.get('db')!.upstreams[0]!;
-    expect(await waitFor(() => up.inflight === 1, 1000)).to.equal(true);
+    expect(await waitFor(() => up.inflight === 1, 10_000)).to.equal(true);
     const t0 = Date.now();
     await once(s, 'close');
     expect(Date.now() - t0).to.be.within(200, 10_000);
-    expect(await waitFor(() => up.inflight === 0, 1000)).to.equal(true);
+    expect(await waitFor(() => up.inflight === 0, 10_000)).to.equal(true);
     expect(echoes[0]!.sockets.size).to.equal(0);
   });
 
   it('fails over: a refused upstream is retried on another; the TCP connect health check marks it down, and up again', async () => {
     echoes = await Promise.all(['a', 'b'].map(echoServer));
-    const dead = await echoServer('dead');
-    const deadPort = dead.port;
-    await dead.close();
+    const deadPort = await freePort(); // on this process's own address: free until the test listens on it again
     proxy = await startProxy({
       tcp: [{ pool: 'db' }],
       pools: {
         db: {
-          upstreams: [...echoes.map((e) => ({ url: `tcp://127.0.0.1:${e.port}` })), { url: `tcp://127.0.0.1:${deadPort}` }],
-          health: { interval: '100ms', timeout: '200ms', fall: 2, rise: 1 }, retries: 2,
+          upstreams: [...echoes.map((e) => ({ url: `tcp://127.0.0.1:${e.port}` })), { url: `tcp://${OWN_HOST}:${deadPort}` }],
+          health: { interval: '100ms', timeout: '5s', fall: 2, rise: 1 }, retries: 2,
         },
       },
     });
@@ -106,21 +105,21 @@ describe('e2e: TCP (layer 4) balancing', function () {
     expect(new Set(answers.map((a) => a[0]))).to.deep.equal(new Set(['a', 'b']));
     const fails = proxy.logs.filter((l) => l.msg === 'tcp connect failed');
     expect(fails.length).to.be.above(0);
-    expect(fails[0]).to.include({ code: 'ECONNREFUSED', upstream: `tcp://127.0.0.1:${deadPort}` });
+    expect(fails[0]).to.include({ code: 'ECONNREFUSED', upstream: `tcp://${OWN_HOST}:${deadPort}` });
     expect(access().filter((l) => l.retries === 1).length).to.equal(fails.length);
 
-    expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream unhealthy'), 3000)).to.equal(true);
-    expect(proxy.logs.find((l) => l.msg === 'upstream unhealthy')).to.include({ pool: 'db', upstream: `tcp://127.0.0.1:${deadPort}`, to: 'unhealthy' });
+    expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream unhealthy'), 10_000)).to.equal(true);
+    expect(proxy.logs.find((l) => l.msg === 'upstream unhealthy')).to.include({ pool: 'db', upstream: `tcp://${OWN_HOST}:${deadPort}`, to: 'unhealthy' });
     const failsBefore = proxy.logs.filter((l) => l.msg === 'tcp connect failed').length;
     await runLoad(10, 2, (i) => roundTrip(tcpPort(), `n${i}`));
     expect(proxy.logs.filter((l) => l.msg === 'tcp connect failed').length, 'no attempts on a down upstream').to.equal(failsBefore);
 
     // it comes back on its port: up after `rise`, and gets connections again
     const back = net.createServer((s) => { s.on('error', () => {}); s.end('dead:'); });
-    back.listen(deadPort, '127.0.0.1');
+    back.listen(deadPort, OWN_HOST);
     await once(back, 'listening');
     try {
-      expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream healthy'), 3000)).to.equal(true);
+      expect(await waitFor(() => proxy!.logs.some((l) => l.msg === 'upstream healthy'), 10_000)).to.equal(true);
       const again = await runLoad(9, 1, (i) => roundTrip(tcpPort(), `o${i}`));
       expect(tally(again.map((a) => a.split(':')[0]!))).to.deep.equal({ a: 3, b: 3, dead: 3 });
     } finally {
@@ -129,11 +128,9 @@ describe('e2e: TCP (layer 4) balancing', function () {
   });
 
   it('every upstream down: the client connection is closed and logged', async () => {
-    const dead = await echoServer('dead');
-    await dead.close();
-    proxy = await startProxy({ tcp: [{ pool: 'db' }], pools: { db: { upstreams: [{ url: `tcp://127.0.0.1:${dead.port}` }], retries: 1 } } });
+    proxy = await startProxy({ tcp: [{ pool: 'db' }], pools: { db: { upstreams: [{ url: refusedUrl().replace('http:', 'tcp:') }], retries: 1 } } });
     expect(await roundTrip(tcpPort(), 'x')).to.equal('');
-    await waitFor(() => access().length === 1, 1000);
+    await waitFor(() => access().length === 1, 10_000);
     expect(access()[0]).to.include({ error: 'connection_refused', tried: 1 });
   });
 
@@ -144,7 +141,7 @@ describe('e2e: TCP (layer 4) balancing', function () {
     await once(first, 'data'); // connected through to the echo server: 'a:'
     expect(await roundTrip(tcpPort(), 'second')).to.equal('', 'the second connection is closed at once');
     first.destroy();
-    await waitFor(() => proxy!.gateway.tcpListeners[0]!.connections === 0, 1000);
+    await waitFor(() => proxy!.gateway.tcpListeners[0]!.connections === 0, 10_000);
     expect(await roundTrip(tcpPort(), 'third')).to.equal('a:third');
   });
 });

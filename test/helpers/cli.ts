@@ -1,7 +1,8 @@
 /** Runs the real `gatehouse` command line (through tsx, so no build is needed) and probes ports. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { once } from 'node:events';
+import { OWN_HOST } from './addresses.js';
 
 const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
 
@@ -19,17 +20,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: stri
   return { child, output };
 }
 
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const s = createNetServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Whether something accepts connections on 127.0.0.1:port. */
+/** Whether something accepts connections on OWN_HOST:port (where freePort's ports are). */
 export async function listening(port: number): Promise<boolean> {
-  const socket = connect(port, '127.0.0.1');
+  const socket = connect(port, OWN_HOST);
   try { await once(socket, 'connect'); return true; } catch { return false; } finally { socket.destroy(); }
 }

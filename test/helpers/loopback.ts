@@ -98,12 +98,3 @@ export function simpleReverse(origins: string[], pool: Record<string, unknown> =
     pools: { app: { upstreams: origins.map((url) => ({ url })), ...pool } },
   };
 }
-
-/**
- * An upstream URL whose connections are refused: a loopback address no test listens on (tests bind
- * 127.0.0.1). Unlike a port that was opened and closed, nothing can take it over meanwhile, not even a
- * second test suite running beside this one. `n` gives distinct ones.
- */
-export function refusedUrl(n = 0): string {
-  return `http://127.0.0.2:${9 + n}`;
-}

@@ -1,6 +1,7 @@
 /**
  * Runs Let's Encrypt's Pebble test CA (Debian package `pebble`) on loopback for ACME tests: its own HTTPS
- * certificate comes from the development CA, its ports are chosen free before it starts, and it is
+ * certificate comes from the development CA, its ports are chosen free before it starts (on this test
+ * process's own loopback address, but for the HTTP-01 port, which Pebble reaches at localhost), and it is
  * stopped by PID. Pebble's root (the one that signs issued certificates) comes from its management endpoint.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,7 +10,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCa, issueLeaf } from '../../src/tls/dev-certs.js';
-import { freePort } from './cli.js';
+import { freePort, freePortBelowEphemeral, OWN_HOST } from './addresses.js';
 import { waitFor } from './load.js';
 
 export interface Pebble {
@@ -36,16 +37,17 @@ export async function startPebble(opts: { validitySeconds?: number; eab?: Record
   if (!pebbleInstalled()) throw new Error('pebble is not installed: apt-get install -y pebble (see .ci/run)');
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pebble-'));
   const ca = createCa({ commonName: 'Gatehouse test CA for Pebble', days: 2 });
-  const leaf = issueLeaf(['localhost', '127.0.0.1'], ca, { days: 2 });
+  const leaf = issueLeaf(['localhost', OWN_HOST], ca, { days: 2 });
   const httpsCaFile = join(dir, 'https-ca.pem');
   await writeFile(httpsCaFile, ca.certPem);
   await writeFile(join(dir, 'cert.pem'), leaf.certPem);
   await writeFile(join(dir, 'key.pem'), leaf.keyPem);
-  const [acmePort, mgmtPort, httpPort, tlsPort] = await distinctFreePorts(4);
+  const [acmePort, mgmtPort, tlsPort] = await distinctFreePorts(3);
+  const httpPort = await freePortBelowEphemeral(); // validation goes to localhost
   await writeFile(join(dir, 'pebble.json'), JSON.stringify({
     pebble: {
-      listenAddress: `127.0.0.1:${acmePort}`,
-      managementListenAddress: `127.0.0.1:${mgmtPort}`,
+      listenAddress: `${OWN_HOST}:${acmePort}`,
+      managementListenAddress: `${OWN_HOST}:${mgmtPort}`,
       certificate: join(dir, 'cert.pem'),
       privateKey: join(dir, 'key.pem'),
       httpPort, tlsPort,
@@ -65,7 +67,7 @@ export async function startPebble(opts: { validitySeconds?: number; eab?: Record
   child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const directory = `https://localhost:${acmePort}/dir`;
+  const directory = `https://${OWN_HOST}:${acmePort}/dir`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited; }
     await rm(dir, { recursive: true, force: true });
@@ -74,7 +76,7 @@ export async function startPebble(opts: { validitySeconds?: number; eab?: Record
   if (!up) { await stop(); throw new Error(`pebble did not start:\n${output}`); }
   return {
     directory, httpsCaPem: ca.certPem, httpsCaFile, httpPort,
-    root: async () => (await get(`https://localhost:${mgmtPort}/roots/0`, ca.certPem)).body,
+    root: async () => (await get(`https://${OWN_HOST}:${mgmtPort}/roots/0`, ca.certPem)).body,
     stop,
   };
 }

@@ -82,8 +82,8 @@ export class RawClient {
     socket.on('error', () => { /* a reset is an outcome tests look at through `closed` */ });
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const socket = connect(port, '127.0.0.1');
+  static async open(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    const socket = connect(port, host);
     await once(socket, 'connect');
     return new RawClient(socket);
   }
@@ -159,8 +159,8 @@ export class RawClient {
 }
 
 /** Sends `bytes` on a fresh connection and reads responses until the proxy closes it (or `timeoutMs`). */
-export async function exchange(port: number, bytes: string | Buffer, opts: { timeoutMs?: number; head?: boolean } = {}): Promise<{ responses: RawResponse[]; closed: boolean; rest: Buffer }> {
-  const c = await RawClient.open(port);
+export async function exchange(port: number, bytes: string | Buffer, opts: { timeoutMs?: number; head?: boolean; host?: string } = {}): Promise<{ responses: RawResponse[]; closed: boolean; rest: Buffer }> {
+  const c = await RawClient.open(port, opts.host);
   c.send(bytes);
   const responses: RawResponse[] = [];
   for (;;) {

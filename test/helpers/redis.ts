@@ -1,11 +1,12 @@
 /**
- * A real redis-server for tests, on a free loopback port, stopped by its PID. Redis refuses `--port 0`, so a
- * free port is found first (and another one tried if it was taken meanwhile). A missing redis-server skips
- * the tests on a workstation and fails them in CI (`CI` set), where .ci/run installs the Debian package.
+ * A real redis-server for tests, on a free port of this test process's own loopback address, stopped by its
+ * PID. Redis refuses `--port 0`, so a free port is found first (and another one tried if it was taken
+ * anyway). A missing redis-server skips the tests on a workstation and fails them in CI (`CI` set), where
+ * .ci/run installs the Debian package.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort, OWN_HOST } from './addresses.js';
 
 export function haveRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -18,13 +19,6 @@ export function requireRedisServer(ctx: Mocha.Context): void {
   ctx.skip();
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 export interface TestRedis {
   port: number;
@@ -45,7 +39,7 @@ export async function startRedis(args: string[] = [], opts: { tlsPort?: boolean 
   let port = 0;
   const launch = async (): Promise<boolean> => {
     const portArgs = opts.tlsPort ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)];
-    const c = spawn('redis-server', [...portArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--logfile', '', ...args], {
+    const c = spawn('redis-server', [...portArgs, '--bind', OWN_HOST, '--save', '', '--appendonly', 'no', '--logfile', '', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -76,7 +70,7 @@ export async function startRedis(args: string[] = [], opts: { tlsPort?: boolean 
   await start(false);
   return {
     get port() { return port; },
-    get url() { return `${opts.tlsPort ? 'rediss' : 'redis'}://127.0.0.1:${port}`; },
+    get url() { return `${opts.tlsPort ? 'rediss' : 'redis'}://${OWN_HOST}:${port}`; },
     kill: () => stopChild('SIGKILL'),
     pause: () => { child?.kill('SIGSTOP'); },
     resume: () => { child?.kill('SIGCONT'); },

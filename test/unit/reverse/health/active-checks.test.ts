@@ -6,6 +6,8 @@ import { ActiveTcpChecker } from '../../../../src/reverse/health/active-tcp.js';
 import { createHealthChecker } from '../../../../src/reverse/health/create-health-checker.js';
 import type { HealthChecker, HealthReport } from '../../../../src/reverse/health/health-checker.js';
 import { expect } from '../expect.js';
+import { waitFor } from '../../../helpers/load.js';
+import { refusedUrl } from '../../../helpers/addresses.js';
 
 async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
   const server = createServer(handler).listen(0, '127.0.0.1');
@@ -31,14 +33,6 @@ async function collect(checker: HealthChecker, targets: { id: string; url: strin
   return seen;
 }
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 describe('health: active http', () => {
   const servers: Server[] = [];
   afterEach(() => servers.splice(0).forEach(close));
@@ -53,8 +47,8 @@ describe('health: active http', () => {
     const hang = await listen(() => {}); // never answers
     const body = await listen((_req, res) => res.end('status: DOWN'));
     servers.push(ok.server, wrong.server, hang.server, body.server);
-    const checker = new ActiveHttpChecker({ path: '/health', interval: 50, timeout: 200, expect_status: ['200-299'], expect_body: 'UP', host: 'app.test' });
-    const refused = `http://127.0.0.1:${await closedPort()}`;
+    const checker = new ActiveHttpChecker({ path: '/health', interval: 50, timeout: 2000, expect_status: ['200-299'], expect_body: 'UP', host: 'app.test' });
+    const refused = refusedUrl();
     const started = Date.now();
     const r = await collect(checker, [
       { id: 'ok', url: ok.url }, { id: 'wrong', url: wrong.url }, { id: 'hang', url: hang.url },
@@ -64,11 +58,11 @@ describe('health: active http', () => {
     expect(r.get('ok')![0]!.latencyMs).to.be.a('number');
     expect(seenHost[0]).to.equal('/health app.test');
     expect(r.get('wrong')![0]).to.include({ ok: false, reason: 'status 503' });
-    expect(r.get('hang')![0]).to.include({ ok: false, reason: 'timeout after 200ms' });
+    expect(r.get('hang')![0]).to.include({ ok: false, reason: 'timeout after 2000ms' });
     expect(r.get('body')![0]).to.include({ ok: false, reason: 'body mismatch' });
     expect(r.get('refused')![0]).to.include({ ok: false, reason: 'ECONNREFUSED' });
-    // the hanging check ended at its 200ms timeout, not the test's
-    expect(Date.now() - started).to.be.below(10_000);
+    // the hanging check ended at its own timeout, not the test's
+    expect(Date.now() - started).to.be.below(15_000);
   });
 
   it('checks repeatedly every interval ± jitter and stops reporting after stop()', async () => {
@@ -78,12 +72,12 @@ describe('health: active http', () => {
       res.end();
     });
     servers.push(up.server);
-    const checker = new ActiveHttpChecker({ path: '/', interval: 40, timeout: 500 });
+    const checker = new ActiveHttpChecker({ path: '/', interval: 40, timeout: 5000 });
     const started = Date.now();
     const r = await collect(checker, [{ id: 'u', url: up.url }], 4);
     const elapsed = Date.now() - started;
     expect(r.get('u')!.every((x) => x.ok)).to.equal(true);
-    expect(elapsed).to.be.within(3 * 36, 1000); // 3 gaps of at least 40 - 10%
+    expect(elapsed).to.be.at.least(3 * 36); // 3 gaps of at least 40 - 10%
     const after = hits;
     await new Promise((res) => setTimeout(res, 150));
     expect(hits).to.equal(after);
@@ -93,15 +87,16 @@ describe('health: active http', () => {
     const a = await listen((_req, res) => res.end());
     const b = await listen((_req, res) => res.end());
     servers.push(a.server, b.server);
-    const checker = new ActiveHttpChecker({ path: '/', interval: 30, timeout: 500 });
-    const ids = new Set<string>();
-    checker.start([{ id: 'a', url: a.url }], (r) => ids.add(r.upstreamId));
-    await new Promise((res) => setTimeout(res, 60));
-    ids.clear();
-    checker.start([{ id: 'b', url: new URL(b.url) }], (r) => ids.add(r.upstreamId));
-    await new Promise((res) => setTimeout(res, 150));
+    const checker = new ActiveHttpChecker({ path: '/', interval: 30, timeout: 5000 });
+    const ids: string[] = [];
+    checker.start([{ id: 'a', url: a.url }], (r) => ids.push(r.upstreamId));
+    expect(await waitFor(() => ids.includes('a'), 10_000), 'a checked').to.equal(true);
+    checker.start([{ id: 'b', url: new URL(b.url) }], (r) => ids.push(r.upstreamId));
+    const restarted = ids.length;
+    expect(await waitFor(() => ids.slice(restarted).filter((id) => id === 'b').length >= 3, 10_000), 'b checked').to.equal(true);
     await checker.stop();
-    expect([...ids]).to.deep.equal(['b']);
+    // a check of a that was in flight at the restart may still report once; none starts after it
+    expect(ids.slice(restarted).filter((id) => id === 'a').length).to.be.at.most(1);
   });
 
   it('stop() aborts a check in flight', async () => {
@@ -125,8 +120,8 @@ describe('health: active tcp', () => {
     await once(server, 'listening');
     try {
       const open = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const closed = `http://127.0.0.1:${await closedPort()}`;
-      const r = await collect(new ActiveTcpChecker({ interval: 50, timeout: 500 }), [{ id: 'open', url: open }, { id: 'closed', url: closed }]);
+      const closed = refusedUrl();
+      const r = await collect(new ActiveTcpChecker({ interval: 50, timeout: 5000 }), [{ id: 'open', url: open }, { id: 'closed', url: closed }]);
       expect(r.get('open')![0]).to.include({ ok: true, reason: 'connected' });
       expect(r.get('closed')![0]).to.include({ ok: false, reason: 'ECONNREFUSED' });
     } finally {
