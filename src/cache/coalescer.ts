@@ -25,6 +25,7 @@ export class Flight {
 
 export class Coalescer {
   readonly #flights = new Map<string, Flight>();
+  #waiting = 0;
 
   /** The flight in progress for a key, if any. */
   current(key: string): Flight | undefined {
@@ -43,13 +44,18 @@ export class Coalescer {
     if (flight.settled) return true;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
+    this.#waiting++;
     try {
       return await Promise.race([flight.done.then(() => true as const), timeout]);
     } finally {
+      this.#waiting--;
       clearTimeout(timer);
     }
   }
 
   /** Flights in progress (for status and tests). */
   get size(): number { return this.#flights.size; }
+
+  /** Requests waiting for another one's flight right now (for tests). */
+  get waiting(): number { return this.#waiting; }
 }

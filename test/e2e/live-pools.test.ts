@@ -33,16 +33,15 @@ describe('e2e: live pools (admin API)', function () {
       done++;
       return r;
     });
-    await waitFor(() => done > 500, 10_000, 5);
+    expect(await waitFor(() => done > 500, 20_000, 5)).to.equal(true);
     const added = await admin('POST', '/pools/app/upstreams', { url: c.url, weight: 2 });
     expect(added.status).to.equal(201);
-    await waitFor(() => c.seen.length > 100, 10_000, 5);
-    const t0 = Date.now();
+    expect(await waitFor(() => c.seen.length > 100, 20_000, 5)).to.equal(true);
     const drained = await admin('DELETE', `/pools/app/upstreams?url=${encodeURIComponent(a.url)}`);
     expect(drained.status).to.equal(200);
     expect(await drained.json()).to.deep.equal({ pool: 'app', removed: a.url });
     const seenByAAtRemoval = a.seen.length;
-    expect(Date.now() - t0, 'drain waits only for in-flight requests').to.be.below(2000);
+    expect(done, 'drain waits only for in-flight requests, not for the load').to.be.below(total);
     const results = await load;
 
     expect(results.filter((r) => r.status !== 200), 'lost requests').to.deep.equal([]);
@@ -90,7 +89,7 @@ describe('e2e: live pools (admin API)', function () {
     const pool = () => proxy!.gateway.pools.get('app')!;
     const upA = pool().find(a.url)!;
     await runLoad(10, 2, () => shoot(agent, `${proxy!.url()}/`));
-    const health = { path: '/', interval: '50ms', timeout: '200ms', fall: 1, rise: 1, expect_status: ['200-299'] };
+    const health = { path: '/', interval: '50ms', timeout: '5s', fall: 1, rise: 1, expect_status: ['200-299'] };
     const withChecks = structuredClone(base) as Record<string, unknown> & { pools: { app: Record<string, unknown> } };
     withChecks.pools.app.health = health;
     withChecks.tcp = [{ listen: '127.0.0.1:0', pool: 'app' }];
@@ -98,9 +97,9 @@ describe('e2e: live pools (admin API)', function () {
     expect(pool().find(a.url), 'same Upstream object kept').to.equal(upA);
     expect(upA.requests).to.equal(5);
     expect(proxy.gateway.tcpListeners).to.have.length(1);
-    expect(await waitFor(() => upA.lastCheck?.ok === true && pool().find(b.url)!.lastCheck?.ok === true, 2000)).to.equal(true);
+    expect(await waitFor(() => upA.lastCheck?.ok === true && pool().find(b.url)!.lastCheck?.ok === true, 10_000)).to.equal(true);
     await b.close();
-    expect(await waitFor(() => !pool().find(b.url)!.healthy, 2000)).to.equal(true);
+    expect(await waitFor(() => !pool().find(b.url)!.healthy, 10_000)).to.equal(true);
     // checks off again: nothing would ever bring b back, so it is healthy by fiat; tcp listener gone
     await proxy.gateway.reload(buildConfig({ ...withChecks, pools: base.pools, tcp: [] }, { env: {} }));
     expect(pool().find(b.url)!.healthy).to.equal(true);

@@ -43,7 +43,7 @@ describe('TLS listener: certificate files reloaded when they change', function (
     await writeFile(join(certs.dir, 'a.key'), renewed.keyPem);
     await writeFile(join(certs.dir, 'a.pem.new'), renewed.certPem);
     await rename(join(certs.dir, 'a.pem.new'), join(certs.dir, 'a.pem'));
-    expect(await waitFor(async () => (await serial()) !== old, 5000, 50), 'new certificate within 5 s').to.equal(true);
+    expect(await waitFor(async () => (await serial()) !== old, 20_000, 50), 'new certificate within 20 s').to.equal(true);
     expect(proxy.logs.some((l) => l.msg === 'certificates reloaded')).to.equal(true);
   });
 
@@ -70,7 +70,7 @@ describe('TLS listener: certificate files reloaded when they change', function (
     const current = await serial();
     await writeFile(join(certs.dir, 'a.pem'), '-----BEGIN CERTIFICATE-----\nbroken\n');
     const logged = () => proxy.logs.find((l) => l.msg === 'certificate files changed but do not load; keeping the current certificates');
-    expect(await waitFor(() => logged() !== undefined, 5000, 50), 'an error within 5 s').to.equal(true);
+    expect(await waitFor(() => logged() !== undefined, 20_000, 50), 'an error within 20 s').to.equal(true);
     expect(String((logged()!.problems as string[])[0])).to.contain('is not a PEM certificate');
     expect(await serial()).to.equal(current);
   });
