@@ -6,11 +6,12 @@
 import os from 'node:os';
 import convict from 'convict';
 import {
-  any, array, bool, conform, cidr, duration, either, int, listen, map, object, size, str, url, type Field, type Shape,
+  any, array, bool, conform, cidr, duration, either, field, int, listen, map, object, size, str, url, type Shape,
 } from './shape.js';
+import { BALANCER_NAMES } from '../reverse/balancers/names.js';
 import { parseDuration, parseSize } from './units.js';
 
-const f = (doc: string, shape: Shape, dflt?: unknown, required = false): Field => ({ doc, shape, default: dflt, required });
+const f = field;
 
 convict.addFormat({ name: 'duration', validate: (v: unknown) => { parseDuration(v); }, coerce: (v: string) => v });
 convict.addFormat({ name: 'size', validate: (v: unknown) => { parseSize(v); }, coerce: (v: string) => v });
@@ -68,7 +69,7 @@ const limitsDoc = {
   body_min_rate: { doc: 'After body_timeout, a request body must average this many bytes per second; slower: 408 and close. 0 = no minimum.', format: 'size', default: '512B' },
   send_timeout: { doc: 'Longest time a client may take no response byte while the response waits for it (as nginx send_timeout); over it the connection is closed and the upstream request aborted. 0 = none.', format: 'duration', default: '60s' },
   rate: { per_ip: { doc: 'Requests per second per client IP; 0 = off; over it: 429.', format: 'nat', default: 0 } },
-};
+} as const;
 
 /** Convict schema of the top-level keys. Env var names are generated: GATEHOUSE_ + upper-snake key path. */
 export const topSchema = {
@@ -133,7 +134,7 @@ export const topSchema = {
     isolation: { doc: 'Where plugins run: process (each plugin in its own supervised process; the only choice since in-process isolates could take the proxy down).', format: ['process'], default: 'process' },
     watch: { doc: 'Reload a plugin when its file changes (fs.watch on its directory, 100ms debounce); false = only on SIGHUP or POST /reload.', format: Boolean, default: true },
   },
-};
+} as const;
 
 /** Listener-level `limits` override the top-level ones key by key. */
 const limitsOverride = object({
@@ -317,7 +318,7 @@ export const tcpShape = object({
 const statusSpec = either('a status code or a range "200-399"', int(100, 599), str({ nonEmpty: true }));
 
 export const poolShape = object({
-  balance: f('Balancing policy.', str({ oneOf: ['round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash', 'least_time', 'random_two'] }), 'round_robin'),
+  balance: f('Balancing policy.', str({ oneOf: BALANCER_NAMES }), 'round_robin'),
   hash_key: f('consistent_hash key: ip | header:NAME | cookie:NAME | path.', str({ nonEmpty: true }), 'ip'),
   tls: f('How https:// upstreams are verified and what this proxy shows them.', object({
     ca: f('Extra CA certificates (PEM file) trusted besides the system roots; empty = system roots only.', str(), ''),

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { parseDuration, parseSize } from './units.js';
 import { closest } from './did-you-mean.js';
 
-export type Shape =
+type ShapeNode =
   | { kind: 'string'; nonEmpty?: boolean; oneOf?: readonly string[] }
   | { kind: 'boolean' }
   | { kind: 'int'; min?: number; max?: number }
@@ -22,22 +22,56 @@ export type Shape =
   | { kind: 'object'; fields: Record<string, Field>; check?: (value: Record<string, unknown>) => string[] }
   | { kind: 'either'; options: readonly Shape[]; describe: string };
 
-export interface Field { readonly doc: string; readonly shape: Shape; readonly default?: unknown; readonly required?: boolean }
+declare const valueType: unique symbol;
+/**
+ * A shape, carrying at type level the value `conform` returns for it, so the config's TypeScript types
+ * are derived from the schema (`ValueOf`) instead of written a second time.
+ */
+export type Shape<T = unknown> = ShapeNode & { readonly [valueType]?: T };
+/** The normalised value of a shape: durations and sizes are numbers (ms, bytes). */
+export type ValueOf<S> = S extends Shape<infer T> ? T : never;
 
-export const str = (extra: Omit<Extract<Shape, { kind: 'string' }>, 'kind'> = {}): Shape => ({ kind: 'string', ...extra });
-export const bool: Shape = { kind: 'boolean' };
-export const int = (min?: number, max?: number): Shape => ({ kind: 'int', min, max });
-export const duration: Shape = { kind: 'duration' };
-export const size: Shape = { kind: 'size' };
-export const listen: Shape = { kind: 'listen' };
-export const cidr: Shape = { kind: 'cidr' };
-export const any: Shape = { kind: 'any' };
-export const url = (...protocols: string[]): Shape => ({ kind: 'url', protocols });
-export const array = (of: Shape): Shape => ({ kind: 'array', of });
-export const map = (of: Shape): Shape => ({ kind: 'map', of });
-export const object = (fields: Record<string, Field>, check?: (v: Record<string, unknown>) => string[]): Shape =>
+/** `present`: the value always has the key (a default, or required); `optional`: it may be absent. */
+export interface Field<T = unknown, P extends 'present' | 'optional' = 'present' | 'optional'> {
+  readonly doc: string; readonly shape: Shape<T>; readonly default?: unknown; readonly required?: boolean;
+  readonly [valueType]?: P;
+}
+type Presence<F> = F extends Field<unknown, infer P> ? P : never;
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+/** The value of an object shape with these fields. */
+export type ObjectValue<F extends Record<string, Field>> = Flat<
+  { -readonly [K in keyof F as Presence<F[K]> extends 'present' ? K : never]: ValueOf<F[K]['shape']> }
+  & { -readonly [K in keyof F as Presence<F[K]> extends 'present' ? never : K]?: ValueOf<F[K]['shape']> }
+>;
+
+/** A field: without default nor required it may be absent from the value. */
+export function field<T>(doc: string, shape: Shape<T>, dflt: undefined, required: true): Field<T, 'present'>;
+export function field<T>(doc: string, shape: Shape<T>): Field<T, 'optional'>;
+export function field<T>(doc: string, shape: Shape<T>, dflt: unknown): Field<T, 'present'>;
+export function field(doc: string, shape: Shape, dflt?: unknown, required = false): Field {
+  return { doc, shape, default: dflt, required };
+}
+
+export function str(): Shape<string>;
+export function str<const O extends readonly string[]>(extra: { nonEmpty?: boolean; oneOf: O }): Shape<O[number]>;
+export function str(extra: { nonEmpty?: boolean }): Shape<string>;
+export function str(extra: { nonEmpty?: boolean; oneOf?: readonly string[] } = {}): Shape {
+  return { kind: 'string', ...extra };
+}
+export const bool: Shape<boolean> = { kind: 'boolean' };
+export const int = (min?: number, max?: number): Shape<number> => ({ kind: 'int', min, max });
+export const duration: Shape<number> = { kind: 'duration' };
+export const size: Shape<number> = { kind: 'size' };
+export const listen: Shape<string> = { kind: 'listen' };
+export const cidr: Shape<string> = { kind: 'cidr' };
+export const any: Shape<unknown> = { kind: 'any' };
+export const url = (...protocols: string[]): Shape<string> => ({ kind: 'url', protocols });
+export const array = <T>(of: Shape<T>): Shape<T[]> => ({ kind: 'array', of });
+export const map = <T>(of: Shape<T>): Shape<Record<string, T>> => ({ kind: 'map', of });
+export const object = <F extends Record<string, Field>>(fields: F, check?: (v: Record<string, unknown>) => string[]): Shape<ObjectValue<F>> =>
   ({ kind: 'object', fields, check });
-export const either = (describe: string, ...options: Shape[]): Shape => ({ kind: 'either', options, describe });
+export const either = <S extends readonly Shape[]>(describe: string, ...options: S): Shape<ValueOf<S[number]>> =>
+  ({ kind: 'either', options, describe });
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

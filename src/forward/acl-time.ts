@@ -6,12 +6,6 @@
  * Zone: any IANA name Intl knows; default the process's local zone (as Squid uses local time).
  */
 
-export interface AclTimeConfig {
-  readonly days?: readonly string[] | string;
-  readonly hours?: readonly string[] | string;
-  readonly zone?: string;
-}
-
 export type TimeMatcher = (now: Date) => boolean;
 
 const DAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
@@ -31,7 +25,7 @@ export function compileTime(cfg: unknown, key: string, errors: string[]): TimeMa
   }
   const before = errors.length;
   for (const k of Object.keys(cfg)) if (!['days', 'hours', 'zone'].includes(k)) errors.push(`${key}.${k}: unknown key`);
-  const c = cfg as AclTimeConfig;
+  const c = cfg as { days?: unknown; hours?: unknown; zone?: string };
 
   let days: Set<number> | undefined;
   if (c.days !== undefined) {

@@ -19,24 +19,10 @@
  */
 
 import { BlockList, isIP } from 'node:net';
-import { compileTime, type AclTimeConfig, type TimeMatcher } from './acl-time.js';
+import { compileTime, type TimeMatcher } from './acl-time.js';
 import { DomainTrie } from './domain-trie.js';
 import { parseCidr } from './cidr.js';
 import { mappedIPv4 } from './ssrf-ranges.js';
-
-export interface AclMatchConfig {
-  readonly src?: readonly string[] | string;
-  readonly user?: readonly string[] | string;
-  readonly group?: readonly string[] | string;
-  readonly dst_domain?: readonly string[] | string;
-  readonly dst_port?: readonly (number | string)[] | number | string;
-  readonly method?: readonly string[] | string;
-  readonly time?: AclTimeConfig;
-}
-
-export type AclRuleConfig =
-  | { readonly name?: string; readonly allow: AclMatchConfig }
-  | { readonly name?: string; readonly deny: AclMatchConfig };
 
 /** What the ACL sees of a request. `host` should be normalised (core/host.ts). */
 export interface AclRequest {

@@ -5,14 +5,11 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { parseDuration, parseSize } from '../config/units.js';
+import type { GatehouseConfig, PluginEntry } from '../config/types.js';
 import type { PluginOptions } from './plugin-options.js';
 import { Plugin } from './plugin.js';
 import { PluginLoadError } from './plugin-source.js';
 import type { OnError, PluginLogger, PluginObserver, PluginStats } from './plugin-types.js';
-
-/** A config entry: a file name, or `{ file, options, on_error }`. */
-export type PluginEntry = string | { file: string; options?: Record<string, unknown>; on_error?: OnError };
 
 export interface ResolvedEntry { file: string; options: Record<string, unknown>; onError: OnError | undefined }
 
@@ -35,15 +32,15 @@ export interface ReloadReport {
   failed: { plugin: string; error: string }[];
 }
 
-/** RegistryOptions from the config's `plugins` section (sizes/durations as strings or numbers). */
+/** RegistryOptions from the config's `plugins` section (the loader has made sizes bytes and durations ms). */
 export function registryOptionsFromConfig(
-  cfg: { dir: string; memory_limit: string | number; cpu_limit: string | number; timeout: string | number },
+  cfg: Pick<GatehouseConfig['plugins'], 'dir' | 'memory_limit' | 'cpu_limit' | 'timeout'>,
 ): RegistryOptions {
   return {
     dir: cfg.dir,
-    memoryLimitMb: Math.max(8, Math.round(parseSize(cfg.memory_limit) / (1024 * 1024))),
-    cpuLimitMs: parseDuration(cfg.cpu_limit),
-    timeoutMs: parseDuration(cfg.timeout),
+    memoryLimitMb: Math.max(8, Math.round(cfg.memory_limit / (1024 * 1024))),
+    cpuLimitMs: cfg.cpu_limit,
+    timeoutMs: cfg.timeout,
   };
 }
 

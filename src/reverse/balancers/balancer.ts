@@ -35,7 +35,3 @@ export interface Balancer {
 export function peekOf(b: Balancer, ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
   return b.peek ? b.peek(ctx, pool) : b.pick(ctx, pool);
 }
-
-export type BalancerName =
-  | 'round_robin' | 'weighted_round_robin' | 'least_conn' | 'ip_hash'
-  | 'consistent_hash' | 'least_time' | 'random_two';

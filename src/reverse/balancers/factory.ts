@@ -1,4 +1,4 @@
-import type { Balancer, BalancerName } from './balancer.js';
+import type { Balancer } from './balancer.js';
 import { ConsistentHashBalancer } from './consistent-hash.js';
 import { IpHashBalancer } from './ip-hash.js';
 import { LeastConnBalancer } from './least-conn.js';
@@ -6,6 +6,7 @@ import { LeastTimeBalancer } from './least-time.js';
 import { RandomTwoBalancer } from './random-two.js';
 import { RoundRobinBalancer } from './round-robin.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
+import { BALANCER_NAMES, type BalancerName } from './names.js';
 
 export interface BalancerOptions {
   /** consistent_hash only: `ip | header:NAME | cookie:NAME | path`. Default `ip`. */
@@ -13,10 +14,6 @@ export interface BalancerOptions {
   /** Injected randomness for deterministic tests. Default Math.random. */
   readonly random?: () => number;
 }
-
-export const BALANCER_NAMES: readonly BalancerName[] = [
-  'round_robin', 'weighted_round_robin', 'least_conn', 'ip_hash', 'consistent_hash', 'least_time', 'random_two',
-];
 
 /** A new balancer of the named policy. Throws on an unknown name or an invalid `hashKey` (config errors). */
 export function createBalancer(name: BalancerName, opts: BalancerOptions = {}): Balancer {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Plugin } from '../../../src/plugins/plugin.js';
+import { buildConfig } from '../../../src/config/load.js';
 import { PluginRegistry, checkPlugin, registryOptionsFromConfig, resolveEntry } from '../../../src/plugins/plugin-registry.js';
 import type { CallOutcome, HookName } from '../../../src/plugins/plugin-types.js';
 import { requestViewFrom } from '../../../src/plugins/plugin-view.js';
@@ -21,7 +22,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
     const reg = new PluginRegistry({ dir: dir.dir, ...RELAXED });
     try {
       const a1 = await reg.load('a.js');
-      const a2 = await reg.load({ file: 'a.js' });
+      const a2 = await reg.load({ file: 'a.js', options: {} });
       const a3 = await reg.load({ file: 'a.js', options: { x: 1 }, on_error: 'fail_open' });
       expect(a1).to.equal(a2);
       expect(a3).to.not.equal(a1);
@@ -31,7 +32,8 @@ describe('plugins: registry, reload, quarantine, check', function () {
       expect(a3.onErrorFor('onRequest')).to.equal('fail_open');
       expect(() => resolveEntry({ file: 'a.js', on_eror: 'x' }, dir.dir)).to.throw(/unknown key "on_eror"/);
       expect(() => resolveEntry({ file: 'a.js', on_error: 'ignore' }, dir.dir)).to.throw(/on_error must be/);
-      expect(registryOptionsFromConfig({ dir: 'plugins', memory_limit: '32MB', cpu_limit: '50ms', timeout: '500ms' }))
+      const loaded = buildConfig({ plugins: { dir: 'plugins', memory_limit: '32MB', cpu_limit: '50ms', timeout: '500ms' } });
+      expect(registryOptionsFromConfig(loaded.plugins))
         .to.deep.equal({ dir: 'plugins', memoryLimitMb: 32, cpuLimitMs: 50, timeoutMs: 500 });
     } finally {
       reg.close();

@@ -1,4 +1,5 @@
-import { BALANCER_NAMES, createBalancer } from '../../../../src/reverse/balancers/factory.js';
+import { createBalancer } from '../../../../src/reverse/balancers/factory.js';
+import { BALANCER_NAMES } from '../../../../src/reverse/balancers/names.js';
 import { expect } from '../expect.js';
 import { pool, seeded } from '../fixtures.js';
 
