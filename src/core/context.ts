@@ -32,8 +32,16 @@ export interface TlsInfo {
 export interface ClientCertInfo { readonly subject: string; readonly fingerprint256: string; readonly verified: boolean }
 
 /** What the access log and plugins learn about where the request went. */
-export interface RouteInfo { readonly name: string; readonly pool?: string; readonly cache: boolean }
+export interface RouteInfo { readonly name: string; readonly cache: boolean }
 export interface UpstreamInfo { readonly id: string }
+
+/**
+ * What a feature tracks per request that core has no word for (reverse: the pool and a pinned upstream;
+ * forward: the authenticated user). Each feature declares its fields in its own folder by augmenting
+ * this interface (see reverse/request-slots.ts, forward/request-slots.ts); core never reads them.
+ * A plain object made with the context, so a slot is a field access, not a lookup.
+ */
+export interface RequestSlots {}
 
 export class RequestContext {
   readonly startMs = performance.now();
@@ -45,14 +53,11 @@ export class RequestContext {
   /** Request target path with query; stages may rewrite it (strip_prefix, plugins). */
   path: string;
   route?: RouteInfo;
-  pool?: string;
-  /** An upstream id (origin) of `pool` a routing plugin chose; the proxy stage tries it first. */
-  pinnedUpstream?: string;
+  /** The features' own fields (RequestSlots). */
+  readonly slots: RequestSlots = {};
   upstream?: UpstreamInfo;
   upstreamStatus?: number;
   upstreamMs?: number;
-  /** Authenticated user (forward mode Proxy-Authorization). */
-  user?: string;
   /** Request headers to set or remove on the way upstream (plugins). Lower-case names. */
   setRequestHeaders?: [string, string][];
   removeRequestHeaders?: string[];

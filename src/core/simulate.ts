@@ -25,7 +25,7 @@ export async function simulate(pipeline: Pipeline, info: ListenerInfo, input: Si
   const { req, res } = simulatedExchange(input, info.mode === 'forward');
   const ctx = new RequestContext(requestIdFor(undefined), req, res, info, input.src ?? '127.0.0.1', null);
   ctx.dryRun = true;
-  if (input.user !== undefined) ctx.user = input.user;
+  if (input.user !== undefined) ctx.slots.user = input.user;
   const trace = ctx.trace = new DecisionTrace(ctx.id, ctx.startMs, { listener: info.name, method: req.method!, url: input.url, client: ctx.clientIp });
   try {
     await pipeline(ctx);
@@ -41,7 +41,7 @@ export async function simulate(pipeline: Pipeline, info: ListenerInfo, input: Si
   trace.totalUs = DecisionTrace.since(ctx.startMs);
   const sent = ctx.upstream !== undefined && !answered && !cached && !ctx.error;
   return {
-    listener: info.name, answered_by: sent ? 'upstream' : cached ? 'cache' : 'proxy', status, upstream: sent ? ctx.upstream!.id : undefined, route: ctx.route?.name, pool: ctx.pool, user: ctx.user,
+    listener: info.name, answered_by: sent ? 'upstream' : cached ? 'cache' : 'proxy', status, upstream: sent ? ctx.upstream!.id : undefined, route: ctx.route?.name, pool: ctx.slots.pool, user: ctx.slots.user,
     rule: ctx.logFields.rule, error: ctx.error?.proxyStatus, trace: trace.toJSON(),
   };
 }

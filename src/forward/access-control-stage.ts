@@ -48,7 +48,7 @@ export function accessControlStage(policy: ForwardPolicy): Stage {
         answerDenied(ctx, 'connect_ports', `port ${t.port} is not in connect_ports`, 'HTTPS is not allowed to this port.', t.authority);
         return Promise.resolve();
       }
-      const user = ctx.user;
+      const user = ctx.slots.user;
       const decision = acl.evaluate({
         srcIp: ctx.clientIp, user, groups: user !== undefined ? policy.groups?.groupsOf(user) ?? NO_GROUPS : undefined,
         host: t.host, port: t.port, method,

@@ -24,13 +24,13 @@ export function authStage(policy: ForwardPolicy, metrics: Metrics): Stage | unde
   return {
     name: 'proxy-auth',
     async handle(ctx, next) {
-      if (ctx.dryRun && ctx.user !== undefined) {
-        ctx.trace?.step('auth', { result: 'simulated', user: ctx.user });
+      if (ctx.dryRun && ctx.slots.user !== undefined) {
+        ctx.trace?.step('auth', { result: 'simulated', user: ctx.slots.user });
         return next();
       }
       const tunnel = tunnelOf(ctx);
       if (tunnel) {
-        ctx.user = tunnel.user;
+        ctx.slots.user = tunnel.user;
         ctx.trace?.step('auth', { result: 'inherited', user: tunnel.user });
         return next();
       }
@@ -46,7 +46,7 @@ export function authStage(policy: ForwardPolicy, metrics: Metrics): Stage | unde
         ctx.log.warn({ user: creds.user, client: ctx.clientIp, reason: result.reason }, 'proxy authentication failed');
         throw authRequired(ctx, realm, 'invalid proxy credentials');
       }
-      ctx.user = creds.user;
+      ctx.slots.user = creds.user;
       ctx.trace?.step('auth', { result: 'ok', user: creds.user });
       return next();
     },

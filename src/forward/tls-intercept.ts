@@ -22,7 +22,7 @@ export class TlsInterceptor {
     // a client may send its ClientHello before our 200 arrived
     if (head.length) client.unshift(head);
     const tls = new TLSSocket(client, { isServer: true, ...(await this.ca.serverOptionsFor(target.host)) });
-    setTunnel(tls, { target, user: ctx.user });
+    setTunnel(tls, { target, user: ctx.slots.user });
     tls.on('error', (err: NodeJS.ErrnoException) => {
       // typically the client does not trust our CA: it aborts the handshake
       ctx.logFields.tls_error = err.code ?? err.message;

@@ -5,6 +5,7 @@
  * the pretty formatter (pretty-lines.ts), which reads the same JSON lines.
  */
 import pino, { type Logger } from 'pino';
+import type { RequestSlots } from '../core/context.js';
 
 export interface AccessRecord {
   reqId: string;
@@ -17,11 +18,11 @@ export interface AccessRecord {
   bytes: number;
   client: string;
   route?: string;
-  pool?: string;
+  /** The request's feature fields: the line shows `pool` (reverse) and `user` (forward). */
+  slots?: RequestSlots;
   upstream?: string;
   upstream_status?: number;
   upstream_ms?: number;
-  user?: string;
   tls?: { version: string; cipher: string; sni: string; client?: { subject: string; fingerprint256: string; verified: boolean } } | null;
   error?: string;
   extra?: Record<string, unknown>;
@@ -55,11 +56,12 @@ export class AccessLog {
     if (!this.#stream) { this.#slowWrite(r); return; }
     let line = `{"level":30${this.#time!()}${this.#bindings},"reqId":${json(r.reqId)},"method":${json(r.method ?? '')},"path":${json(r.path ?? '')}${r.protocol ? `,"protocol":${json(r.protocol)}` : ''},"status":${r.status},"ms":${round2(r.ms)},"bytes":${r.bytes},"client":${json(r.client)}`;
     if (r.route !== undefined) line += `,"route":${json(r.route)}`;
-    if (r.pool !== undefined) line += `,"pool":${json(r.pool)}`;
+    const slots = r.slots;
+    if (slots?.pool !== undefined) line += `,"pool":${json(slots.pool)}`;
     if (r.upstream !== undefined) line += `,"upstream":${json(r.upstream)}`;
     if (r.upstream_status !== undefined) line += `,"upstream_status":${r.upstream_status}`;
     if (r.upstream_ms !== undefined) line += `,"upstream_ms":${round2(r.upstream_ms)}`;
-    if (r.user !== undefined) line += `,"user":${json(r.user)}`;
+    if (slots?.user !== undefined) line += `,"user":${json(slots.user)}`;
     if (r.tls) line += `,"tls":${json(r.tls)}`;
     if (r.error !== undefined) line += `,"error":${json(r.error)}`;
     if (r.extra) for (const k in r.extra) if (r.extra[k] !== undefined) line += `,${json(k)}:${json(r.extra[k])}`;
@@ -67,7 +69,9 @@ export class AccessLog {
   }
 
   #slowWrite(r: AccessRecord): void {
-    const { extra, ...fields } = r;
-    this.#log.info({ ...fields, ...extra }, 'access');
+    const { extra, slots, ...fields } = r;
+    const { upstream, upstream_status, upstream_ms, tls, error, ...head } = fields;
+    // the same keys in the same order as the fast path
+    this.#log.info({ ...head, pool: slots?.pool, upstream, upstream_status, upstream_ms, user: slots?.user, tls, error, ...extra }, 'access');
   }
 }

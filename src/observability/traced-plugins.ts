@@ -23,8 +23,8 @@ export function tracedPlugins(stage: Stage | undefined, entries: readonly Plugin
       return stage.handle(ctx, () => {
         passed = true;
         done('continue');
-        if (ctx.pool !== undefined) step.pool = ctx.pool;
-        if (ctx.pinnedUpstream !== undefined) step.upstream = ctx.pinnedUpstream;
+        if (ctx.slots.pool !== undefined) step.pool = ctx.slots.pool;
+        if (ctx.slots.pinnedUpstream !== undefined) step.upstream = ctx.slots.pinnedUpstream;
         return next();
       }).then(() => { if (!passed) { done('answered'); step.status = ctx.res.statusCode; } }, (e: unknown) => {
         if (!passed) { done('refused'); step.status = toProxyError(e).status; }

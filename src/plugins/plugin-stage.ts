@@ -76,16 +76,16 @@ function respond(ctx: RequestContext, r: { status: number; headers: Record<strin
 
 function applyRoute(ctx: RequestContext, d: NonNullable<RouteDecision>, pools: ReadonlyMap<string, PluginPool>): void {
   if ('pool' in d) {
-    ctx.pool = d.pool;
-    ctx.pinnedUpstream = undefined;
+    ctx.slots.pool = d.pool;
+    ctx.slots.pinnedUpstream = undefined;
     return;
   }
   // prefer the route's own pool when the upstream is in several
-  let pool = ctx.pool !== undefined && pools.get(ctx.pool)?.find(d.upstream) ? ctx.pool : undefined;
+  let pool = ctx.slots.pool !== undefined && pools.get(ctx.slots.pool)?.find(d.upstream) ? ctx.slots.pool : undefined;
   if (pool === undefined) for (const [name, p] of pools) if (p.find(d.upstream)) { pool = name; break; }
   if (pool === undefined) return; // removed since validation (admin drain): keep the route's pool
-  ctx.pool = pool;
-  ctx.pinnedUpstream = d.upstream;
+  ctx.slots.pool = pool;
+  ctx.slots.pinnedUpstream = d.upstream;
 }
 
 /**

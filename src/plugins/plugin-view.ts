@@ -52,7 +52,7 @@ export function requestViewOf(ctx: RequestContext): RequestView {
     path,
     query,
     headers: headerView(req.headers),
-    client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.user ?? null },
+    client: { ip: ctx.clientIp, port: req.socket.remotePort ?? 0, user: ctx.slots.user ?? null },
     tls: ctx.tls ? { sni: ctx.tls.sni || null, version: ctx.tls.version, client_cert: ctx.tls.client ?? null } : null,
     protocol: ctx.protocol,
     route: ctx.route?.name ?? null,

@@ -11,13 +11,13 @@ export function dryProxyStage(pools: () => ReadonlyMap<string, UpstreamPool>): S
   return {
     name: 'proxy (dry run)',
     handle(ctx) {
-      const pool = pools().get(ctx.pool!);
-      if (!pool) throw new ProxyError('internal', `pool ${ctx.pool} is gone`);
+      const pool = pools().get(ctx.slots.pool!);
+      if (!pool) throw new ProxyError('internal', `pool ${ctx.slots.pool} is gone`);
       const pick = { clientIp: clientAddress(ctx.clientIp, ctx.req.headers['x-forwarded-for'], ctx.listener), headers: ctx.req.headers, path: ctx.path };
-      const pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);
+      const pinned = ctx.slots.pinnedUpstream === undefined ? undefined : pool.find(ctx.slots.pinnedUpstream);
       const upstream = (pinned?.available ? pinned : undefined) ?? pool.peek(pick);
       ctx.trace?.step('balancer', {
-        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.pinnedUpstream,
+        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.slots.pinnedUpstream,
         candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: upstream?.id,
       });
       if (!upstream) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);

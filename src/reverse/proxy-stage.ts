@@ -35,8 +35,8 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
   return {
     name: 'proxy',
     async handle(ctx) {
-      const pool = deps.pools().get(ctx.pool!);
-      if (!pool) throw new ProxyError('internal', `pool ${ctx.pool} is gone`);
+      const pool = deps.pools().get(ctx.slots.pool!);
+      if (!pool) throw new ProxyError('internal', `pool ${ctx.slots.pool} is gone`);
       const req = ctx.req;
       const method = req.method!;
       const trusted = ctx.listener.isTrusted(ctx.clientIp);
@@ -62,12 +62,12 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       if (prepared) await prepared;
       let tried: Set<Upstream> | undefined;
       // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
-      let pinned = ctx.pinnedUpstream === undefined ? undefined : pool.find(ctx.pinnedUpstream);
+      let pinned = ctx.slots.pinnedUpstream === undefined ? undefined : pool.find(ctx.slots.pinnedUpstream);
       if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
       // 503 only when nothing was available to begin with (health checks marked every upstream down)
       let next = pinned ?? pool.pick(pick, tried);
       ctx.trace?.step('balancer', {
-        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.pinnedUpstream,
+        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.slots.pinnedUpstream,
         candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: next?.id,
       });
       if (!next) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);

@@ -9,7 +9,7 @@ export const respondStage: Stage = {
   name: 'respond',
   handle(ctx, next) {
     const r = (ctx.route as CompiledRoute | undefined)?.respond;
-    if (!r || ctx.pool !== undefined) return next();
+    if (!r || ctx.slots.pool !== undefined) return next();
     const headers = [...r.headers, 'content-length', String(r.body.length), 'x-request-id', ctx.id];
     if (ctx.extraResponseHeaders) headers.push(...ctx.extraResponseHeaders);
     ctx.sink.head(r.status, headers);

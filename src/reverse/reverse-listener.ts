@@ -216,7 +216,7 @@ export class ReverseProxyListener {
     const pools = this.deps.pools;
     return cacheStage({
       cache, mode: 'reverse', scheme: cfg.tls ? 'https' : 'http', purgeAllowed: cidrMatcher(cfg.purge_acl),
-      waitLimit: (ctx) => pools().get(ctx.pool ?? '')?.config.response_timeout ?? 30_000,
+      waitLimit: (ctx) => pools().get(ctx.slots.pool ?? '')?.config.response_timeout ?? 30_000,
     });
   }
 

@@ -15,7 +15,7 @@ export function routeStage(table: () => RouteTable): Stage {
         throw new ProxyError('denied', `upgrade to ${ctx.upgrade.protocol} is not allowed on this route`);
       }
       if (route.respond) return next();
-      ctx.pool = route.pool;
+      ctx.slots.pool = route.pool;
       if (route.stripPrefix) {
         const rest = ctx.path.slice(route.pathPrefix.length);
         ctx.path = rest.startsWith('/') ? rest : `/${rest}`;

@@ -7,6 +7,7 @@ import { normaliseHost } from '../core/host.js';
 export { normaliseHost };
 
 export interface CompiledRoute extends RouteInfo {
+  readonly pool?: string;
   readonly config: Route;
   readonly pathPrefix: string;
   readonly stripPrefix: boolean;

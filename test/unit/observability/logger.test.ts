@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, flushLogger } from '../../../src/observability/logger.js';
-import { AccessLog } from '../../../src/observability/access-log.js';
+import { AccessLog, type AccessRecord } from '../../../src/observability/access-log.js';
+import pino, { type Logger } from 'pino';
 
 const waitFor = async (check: () => boolean, ms = 5000) => {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (check()) return;
@@ -56,5 +57,31 @@ describe('logger', () => {
       'admin API      http://127.0.0.1:9901/status', 'demo origins   http://127.0.0.1:9001', 'try first:',
       'curl -s http://127.0.0.1:8080/', 'curl -s -x http://127.0.0.1:3128 http://127.0.0.1:9001/', 'curl -s http://127.0.0.1:9901/status',
     ]) expect(text).to.include(part);
+  });
+
+  it('access lines show the pool and the user from the request slots, in the same key order on both write paths', () => {
+    const record = (slots: AccessRecord['slots']): AccessRecord => ({
+      reqId: 'r1', method: 'GET', path: '/', status: 200, ms: 1, bytes: 2, client: '127.0.0.1', route: 'api', slots,
+      upstream: 'http://127.0.0.1:1', upstream_status: 200, upstream_ms: 3, error: undefined, extra: { cache: 'miss' },
+    });
+    const lines: string[] = [];
+    const fast = new AccessLog(pino({ base: undefined }, { write: (s: string) => { lines.push(s); } }));
+    const objects: Record<string, unknown>[] = [];
+    // a logger without pino's internals takes the generic path
+    const slow = new AccessLog({ isLevelEnabled: () => true, info: (o: Record<string, unknown>) => { objects.push(o); } } as unknown as Logger);
+    for (const slots of [{ pool: 'web', pinnedUpstream: 'http://127.0.0.1:1' }, { user: 'alice' }, {}]) {
+      fast.write(record(slots));
+      slow.write(record(slots));
+    }
+    const fastKeys = lines.map((l) => Object.keys(JSON.parse(l)).filter((k) => !['level', 'time', 'msg'].includes(k)));
+    const slowKeys = objects.map((o) => Object.keys(JSON.parse(JSON.stringify(o))));
+    expect(fastKeys).to.deep.equal([
+      ['reqId', 'method', 'path', 'status', 'ms', 'bytes', 'client', 'route', 'pool', 'upstream', 'upstream_status', 'upstream_ms', 'cache'],
+      ['reqId', 'method', 'path', 'status', 'ms', 'bytes', 'client', 'route', 'upstream', 'upstream_status', 'upstream_ms', 'user', 'cache'],
+      ['reqId', 'method', 'path', 'status', 'ms', 'bytes', 'client', 'route', 'upstream', 'upstream_status', 'upstream_ms', 'cache'],
+    ]);
+    expect(slowKeys).to.deep.equal(fastKeys);
+    expect(JSON.parse(lines[0]!)).to.include({ pool: 'web' });
+    expect(JSON.parse(lines[1]!)).to.include({ user: 'alice' });
   });
 });
