@@ -9,6 +9,8 @@
  * Then the CPU one plugin adds per request, measured within one process (plugin-added.ts; name
  * `plugin-added` in BENCH_ONLY): BENCH_AB_ROUNDS (default 6), BENCH_AB_SECONDS per slice (default 2).
  * Then TLS handshakes per second, full and resumed (tls-handshakes.ts; name `tls-handshakes` in BENCH_ONLY).
+ * BENCH_BASELINE: the folder of another built checkout (say, the last release); every Gatehouse row also
+ * runs from it, as `NAME@baseline`, interleaved with the current one, so a change is measured in one run.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ const AB_ROUNDS = Math.max(1, Number(process.env.BENCH_AB_ROUNDS ?? 6));
 const AB_SECONDS = Number(process.env.BENCH_AB_SECONDS ?? 2);
 /** Offered load (req/s) of the CPU-measuring run, by body; below every proxy's saturation point here. */
 const RATE: Record<string, number> = { '1k': Number(process.env.BENCH_RATE_1K ?? 3000), '100k': Number(process.env.BENCH_RATE_100K ?? 1500) };
+const BASELINE = process.env.BENCH_BASELINE;
 const work = mkdtempSync(join(tmpdir(), 'gh-bench-'));
 const children: ChildProcess[] = [];
 
@@ -42,10 +45,11 @@ function startServer(kind: string, port: number, origin?: string): ChildProcess 
   return child;
 }
 
-function startGatehouse(config: string): ChildProcess {
+/** Gatehouse built in `root` (this checkout by default) on a config. */
+function startGatehouse(config: string, root = '.'): ChildProcess {
   const file = join(work, `gatehouse-${children.length}.yaml`);
   writeFileSync(file, config);
-  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=8', 'bin/gatehouse.js', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--max-semi-space-size=8', join(root, 'bin/gatehouse.js'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   return child;
 }
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
   const origin2 = `http://127.0.0.1:${origin2Port}`;
   const samples = new Map<string, Row[]>();
   let chosen = scenarios.filter((s) => !ONLY || ONLY.includes(s.name));
+  if (BASELINE) chosen = chosen.flatMap((s) => (s.kind === 'gatehouse' ? [s, { ...s, name: `${s.name}@baseline`, root: BASELINE }] : [s]));
   let redis = '';
   if (chosen.some((s) => s.needsRedis)) {
     const redisPort = await freePort();
@@ -175,7 +180,7 @@ function medianRow(runs: Row[]): Row {
 }
 
 function launch(s: Scenario, port: number, origin: string, origin2: string, redis: string): ChildProcess {
-  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work, origin2, redis));
+  if (s.kind === 'gatehouse') return startGatehouse(s.config!(port, origin, work, origin2, redis), s.root);
   return startServer(s.kind, port, origin);
 }
 

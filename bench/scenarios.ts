@@ -31,6 +31,8 @@ export interface Scenario {
    * `h2` negotiates HTTP/2; the same client for both, so the two rows compare the protocols only.
    */
   h2load?: 'h1' | 'h2';
+  /** The checkout whose build runs this row (BENCH_BASELINE rows); this one by default. */
+  root?: string;
 }
 
 /** The config every Gatehouse row starts from: logging (to a file), metrics, routing and balancing on. */
