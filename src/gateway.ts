@@ -106,7 +106,7 @@ export class Gateway {
     this.traces = new TraceRecorder(traceSettings(config));
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
-    this.metrics.watchCache(() => this.cache.store.stats());
+    this.metrics.watchCache(() => this.cache.store.size());
     this.metrics.watchCertificates(() => this.#reverse.flatMap((r) => (r.sni?.describe() ?? []).map((c) => ({
       listener: r.name, names: c.names.join(','), validTo: Date.parse(c.validTo),
     }))));
