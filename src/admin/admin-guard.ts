@@ -13,7 +13,7 @@ import { parseListen } from '../config/shape.js';
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.', '::1']);
 
 /** Whether a host (name or IP, no port) is a loopback one. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   return LOOPBACK_NAMES.has(h) || h.endsWith('.localhost') || (isIP(h) === 4 && h.startsWith('127.'));
 }

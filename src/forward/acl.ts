@@ -34,10 +34,6 @@ export interface AclMatchConfig {
   readonly time?: AclTimeConfig;
 }
 
-export type AclRuleConfig =
-  | { readonly name?: string; readonly allow: AclMatchConfig }
-  | { readonly name?: string; readonly deny: AclMatchConfig };
-
 /** What the ACL sees of a request. `host` should be normalised (core/host.ts). */
 export interface AclRequest {
   readonly srcIp: string;

@@ -18,12 +18,6 @@ import { decodeUnreserved, normalisePath, type PathOptions } from '../core/path.
 /** How paths are normalised for matching. */
 const MATCHING: PathOptions = { mergeSlashes: true, escapedSlashes: 'keep', backslashAsSlash: true };
 
-export type UrlPatternConfig =
-  | string
-  | { readonly name?: string; readonly glob: string }
-  | { readonly name?: string; readonly url_regex: string; readonly flags?: string }
-  | { readonly name?: string; readonly urlpath_regex: string; readonly flags?: string };
-
 export interface UrlFilterRequest {
   readonly scheme?: 'http' | 'https';
   /** Normalised host (core/host.ts). */

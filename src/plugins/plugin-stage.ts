@@ -26,7 +26,7 @@ export interface PluginStageOptions {
 }
 
 /** Logs and counts a failed call; the ProxyError to answer with under fail_closed, else undefined. */
-export function pluginFailure(
+function pluginFailure(
   ctx: RequestContext, plugin: Plugin, hook: HookName, error: { kind: string; message: string }, onError: string,
 ): ProxyError | undefined {
   ctx.logFields.plugin_error = `${plugin.name}.${hook}:${error.kind}`;
