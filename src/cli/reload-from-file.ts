@@ -2,8 +2,8 @@
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
-import { runtimeProblems } from './runtime-checks.js';
-import { logRoutingPluginWarnings } from './routing-plugin-check.js';
+import { runtimeProblems } from '../checks/runtime-checks.js';
+import { logRoutingPluginWarnings } from '../checks/routing-plugin-check.js';
 
 /** Returns the problems that refused the reload (logged too); none when the new config is running. */
 export async function reloadFromFile(configFile: string, gateway: Gateway, log: Logger): Promise<string[]> {

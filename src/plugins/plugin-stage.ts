@@ -6,7 +6,7 @@
  */
 import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
-import { originOf } from '../core/origin.js';
+import { originOf } from '../config/origin.js';
 import type { Stage } from '../core/pipeline.js';
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';

@@ -18,7 +18,7 @@ import { cidrMatcher } from '../core/cidr-matcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { traceContextStage } from '../observability/trace-context.js';
-import type { SpanRecorder } from '../observability/otlp.js';
+import type { SpanRecorder } from '../observability/trace-context.js';
 import { AcmeManager } from '../tls/acme/acme-manager.js';
 import type { Http01Responder } from '../tls/acme/http01.js';
 import { watchCertFiles, type CertWatch } from '../tls/cert-watch.js';
