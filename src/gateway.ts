@@ -22,8 +22,9 @@ import { SharedState } from './shared/shared-state.js';
 import { SharedRateLimiter } from './shared/shared-rate-limit.js';
 import { sharedStickyStore } from './shared/shared-sticky.js';
 import { Fleet, type PoolChange } from './shared/fleet.js';
-import { originOf } from './core/origin.js';
-import { createOtlpRecorder, type SpanRecorder } from './observability/otlp.js';
+import { originOf } from './config/origin.js';
+import { createOtlpRecorder } from './observability/otlp.js';
+import type { SpanRecorder } from './observability/trace-context.js';
 import { Http01Responder } from './tls/acme/http01.js';
 import { TicketKeys } from './tls/ticket-keys.js';
 import { resolve } from 'node:path';
@@ -106,7 +107,7 @@ export class Gateway {
     this.traces = new TraceRecorder(traceSettings(config));
     this.#health = new PoolHealth(log, this.metrics);
     this.cache = new HttpCache(cacheOptions(config), (result) => this.metrics.cacheLookup(result));
-    this.metrics.watchCache(() => this.cache.store.stats());
+    this.metrics.watchCache(() => this.cache.store.size());
     this.metrics.watchCertificates(() => this.#reverse.flatMap((r) => (r.sni?.describe() ?? []).map((c) => ({
       listener: r.name, names: c.names.join(','), validTo: Date.parse(c.validTo),
     }))));

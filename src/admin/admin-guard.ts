@@ -8,23 +8,8 @@
  */
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { isLoopbackHost } from '../config/admin-exposure.js';
 import { parseListen } from '../config/shape.js';
-
-const LOOPBACK_NAMES = new Set(['localhost', 'localhost.', '::1']);
-
-/** Whether a host (name or IP, no port) is a loopback one. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return LOOPBACK_NAMES.has(h) || h.endsWith('.localhost') || (isIP(h) === 4 && h.startsWith('127.'));
-}
-
-/** The config problem of an admin API reachable from the network without a token, or undefined. */
-export function adminExposureProblem(listen: string, token: string): string | undefined {
-  if (!listen || token) return undefined;
-  const { host } = parseListen(listen);
-  if (isLoopbackHost(host)) return undefined;
-  return `admin.token: required when admin.listen (${listen}) is not a loopback address; set a token or listen on 127.0.0.1`;
-}
 
 /** The host part of a Host header or an origin's authority: `[v6]` brackets kept off, port dropped. */
 function hostOf(authority: string): string {

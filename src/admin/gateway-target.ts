@@ -1,13 +1,39 @@
 /** The admin API acting on one local Gateway: validates each call's input and applies it. */
-import type { Gateway } from '../gateway.js';
-import { originOf } from '../core/origin.js';
+import type { Logger } from 'pino';
+import type { HttpCache } from '../cache/http-cache.js';
+import type { GatehouseConfig } from '../config/types.js';
+import { originOf } from '../config/origin.js';
+import type { SimulationResult } from '../core/simulate.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TraceRecorder } from '../observability/trace-recorder.js';
+import type { UpstreamPool } from '../reverse/upstream-pool.js';
+import type { PoolChange } from '../shared/fleet.js';
 import type { AdminReply, AdminTarget } from './admin-target.js';
-import { simulationInput } from '../core/simulated-request.js';
+import { simulationInput, type SimulationInput } from '../core/simulated-request.js';
+
+/**
+ * What the admin API uses of the gateway. Gateway (gateway.ts) has all of it and builds this target, so
+ * the dependency points one way: gateway.ts → admin/, never back.
+ */
+export interface AdministeredGateway {
+  readonly log: Logger;
+  readonly config: Pick<GatehouseConfig, 'trace'>;
+  readonly metrics: Pick<Metrics, 'registry'>;
+  readonly cache: Pick<HttpCache, 'purgeUrl' | 'purgePrefix'>;
+  readonly traces: Pick<TraceRecorder, 'find'>;
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  /** Reads and applies the config source again (SIGHUP's path); undefined: reload is not available. */
+  readonly reloadFromSource?: () => Promise<string[]>;
+  status(): Record<string, unknown>;
+  simulate(input: SimulationInput): Promise<SimulationResult>;
+  /** A pool change made through the admin API: recorded, and told to the fleet. */
+  poolChanged(change: PoolChange): void;
+}
 
 export class GatewayAdminTarget implements AdminTarget {
-  readonly #gateway: Gateway;
+  readonly #gateway: AdministeredGateway;
 
-  constructor(gateway: Gateway) { this.#gateway = gateway; }
+  constructor(gateway: AdministeredGateway) { this.#gateway = gateway; }
 
   async status(): Promise<unknown> { return this.#gateway.status(); }
 

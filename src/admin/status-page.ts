@@ -10,7 +10,7 @@ const obj = (v: unknown): Doc => (v && typeof v === 'object' && !Array.isArray(v
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 /** Text and attribute values: every value comes from config or requests, so all of it is escaped. */
-export const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 const td = (cls: string, v: unknown) => `<td class="${cls}">${esc(v)}</td>`;
 const table = (id: string, head: string[], rows: string[]) =>

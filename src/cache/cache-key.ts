@@ -28,7 +28,7 @@ export function effectiveUri(scheme: string, host: string, target: string): stri
 }
 
 /** GET and HEAD share a key: a HEAD is answered from a stored GET response. */
-export function methodClass(method: string): string {
+function methodClass(method: string): string {
   return method === 'HEAD' ? 'GET' : method;
 }
 

@@ -42,6 +42,9 @@ const CLIENT_VALIDATORS = ['if-none-match', 'if-modified-since'];
 /** A background refresh sends none of the client's preconditions. */
 const CLIENT_PRECONDITIONS = [...CLIENT_VALIDATORS, 'if-match', 'if-unmodified-since', 'if-range', 'range'];
 
+/** The simulator's lookups leave recency alone. */
+const PEEK = { peek: true } as const;
+
 const byRoute = (ctx: RequestContext) => ctx.route?.cache === true;
 
 /** A stored response's reuse decision, in the words of RFC 9111, for the decision trace. */
@@ -129,7 +132,7 @@ export function cacheStage(opts: CacheStageOptions): Stage {
       ctx.trace?.step('cache', { lookup: 'method', reason: `${method} is not served from the cache (RFC 9111 §4)` });
       return next();
     }
-    const found = cache.store.peekLookup(`GET ${uri}`, ctx.req.headers);
+    const found = cache.store.lookup(`GET ${uri}`, ctx.req.headers, PEEK);
     if (found.result !== 'hit') {
       ctx.trace?.step('cache', { lookup: found.result, reason: found.result === 'vary-miss' ? 'stored responses differ in a Vary header (RFC 9111 §4.1)' : 'nothing stored for this URI' });
       return next();

@@ -106,12 +106,12 @@ export class CacheWriter extends ForwardingSink {
     const now = Date.now();
     const storage = cache.storage(plan.mode);
     if (!isSafeMethod(plan.method)) {
-      for (const uri of invalidationTargets(plan.method, status, plan.uri, res)) cache.store.delete(uri);
+      for (const uri of invalidationTargets(plan.method, status, plan.uri, res)) cache.store.purge({ uri });
     }
     if (stale) {
       if (status === 304) {
         if (validatorsMatch(stale, res)) return this.#revalidated(stale, res, now, storage);
-        cache.store.deleteVariant(stale);
+        cache.store.delete(stale);
       } else if (plan.method === 'HEAD') {
         this.#headUpdate(stale, status, res, now, storage);
       } else if (status >= 500 && mayServeStale(stale, plan.reqCc, now, status, storage)) {
@@ -180,7 +180,7 @@ export class CacheWriter extends ForwardingSink {
     if (!verdict.ok) {
       if (verdict.reason !== 'method') info.detail = verdict.reason; // fwd=method already says it
       // the origin no longer lets us keep what we had
-      if (plan.stale && status < 500) plan.cache.store.deleteVariant(plan.stale);
+      if (plan.stale && status < 500) plan.cache.store.delete(plan.stale);
       return;
     }
     const cl = firstValue(res['content-length']);
@@ -207,14 +207,14 @@ export class CacheWriter extends ForwardingSink {
       key: copy.key, status: copy.status, reqHeaders: ctx.req.headers, resHeaders: copy.res, body: copy.size ? [body] : [],
       requestTime: plan.requestTime, responseTime: copy.responseTime, strip: copy.strip,
     }, plan.cache.storage(plan.mode));
-    plan.cache.store.set(entry);
+    plan.cache.store.insert(entry);
   }
 
   /** RFC 9111 §4.3.4: the 304 freshens the stored response, which answers the client. */
   #revalidated(stale: StoredResponse, res: Record<string, string | string[]>, now: number, storage: StorageOptions): void {
     const { plan, ctx } = this;
     const f = freshen(stale, { headers: res, requestTime: plan.requestTime, responseTime: now, reqHeaders: ctx.req.headers }, storage);
-    if (f.stored) plan.cache.store.set(f.stored); else plan.cache.store.deleteVariant(stale);
+    if (f.stored) plan.cache.store.insert(f.stored); else plan.cache.store.delete(stale);
     const entry = f.stored ?? stale;
     plan.flight?.settle();
     this.#finished = this.#fromStore = true;
@@ -227,10 +227,10 @@ export class CacheWriter extends ForwardingSink {
   #headUpdate(stale: StoredResponse, status: number, res: Record<string, string | string[]>, now: number, storage: StorageOptions): void {
     const store = this.plan.cache.store;
     const verdict = headUpdate(stale, status, res);
-    if (verdict === 'invalidate') { store.deleteVariant(stale); return; }
+    if (verdict === 'invalidate') { store.delete(stale); return; }
     if (verdict !== 'update') return;
     const f = freshen(stale, { headers: res, requestTime: this.plan.requestTime, responseTime: now }, storage);
-    if (f.stored) store.set(f.stored); else store.deleteVariant(stale);
+    if (f.stored) store.insert(f.stored); else store.delete(stale);
   }
 
   #answerStale(stale: StoredResponse, status: number, now: number): void {

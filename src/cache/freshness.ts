@@ -28,7 +28,7 @@ export function hasExplicitFreshness(headers: HeaderMap, cc: CacheControl): bool
 }
 
 /** The Date of a response in seconds, or the response time when Date is missing or invalid (RFC 9110 §6.6.1). */
-export function dateValue(headers: HeaderMap, responseTimeMs: number): number {
+function dateValue(headers: HeaderMap, responseTimeMs: number): number {
   return parseHttpDate(firstValue(headers['date'])) ?? Math.floor(responseTimeMs / 1000);
 }
 
@@ -106,7 +106,7 @@ export function isFresh(s: FreshnessState, nowMs: number): boolean {
 }
 
 /** A shared cache must not serve this response stale (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10). */
-export function staleForbidden(cc: CacheControl): boolean {
+function staleForbidden(cc: CacheControl): boolean {
   return cc.noCache || cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxage !== undefined;
 }
 

@@ -17,7 +17,7 @@ export function joinValue(v: HeaderValue): string | undefined {
 }
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus Trailer (we store no trailers). */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
 ]);
 

@@ -6,7 +6,8 @@
 import { DEFAULT_TARGETS } from './cache-control.js';
 import { normaliseUri } from './cache-key.js';
 import { Coalescer } from './coalescer.js';
-import { LruStore, type StoreStats } from './lru-store.js';
+import type { CacheStore, StoreFactory, StoreStats } from './cache-store.js';
+import { LruStore } from './lru-store.js';
 import { DEFAULT_STORAGE, type StorageOptions } from './storability.js';
 
 export interface HttpCacheOptions {
@@ -27,17 +28,19 @@ export class HttpCache {
   readonly coalescer = new Coalescer();
   /** Variants being refreshed in the background (stale-while-revalidate): one refresh each at a time. */
   readonly refreshing = new Set<string>();
-  #store: LruStore;
+  #store: CacheStore;
   #opts: HttpCacheOptions;
   #storage!: Record<CacheMode, StorageOptions>;
 
-  constructor(opts: HttpCacheOptions, private readonly onLookup?: (result: LookupResult) => void) {
+  /** `newStore`: where entries live (default: in memory, LruStore). */
+  constructor(opts: HttpCacheOptions, private readonly onLookup?: (result: LookupResult) => void,
+    private readonly newStore: StoreFactory = (limits) => new LruStore(limits)) {
     this.#opts = opts;
-    this.#store = new LruStore({ maxSize: opts.maxSize, maxObjectSize: opts.maxObjectSize });
+    this.#store = newStore({ maxSize: opts.maxSize, maxObjectSize: opts.maxObjectSize });
     this.#setStorage();
   }
 
-  get store(): LruStore { return this.#store; }
+  get store(): CacheStore { return this.#store; }
   get options(): HttpCacheOptions { return this.#opts; }
 
   /**
@@ -46,10 +49,10 @@ export class HttpCache {
    */
   storage(mode: CacheMode): StorageOptions { return this.#storage[mode]; }
 
-  /** Applies reloaded settings; a new size drops the entries (lru-cache cannot be resized in place). */
+  /** Applies reloaded settings; new limits build a new store, without the entries (an LRU cannot be resized in place). */
   configure(opts: HttpCacheOptions): void {
     if (opts.maxSize !== this.#opts.maxSize || opts.maxObjectSize !== this.#opts.maxObjectSize) {
-      this.#store = new LruStore({ maxSize: opts.maxSize, maxObjectSize: opts.maxObjectSize });
+      this.#store = this.newStore({ maxSize: opts.maxSize, maxObjectSize: opts.maxObjectSize });
     }
     this.#opts = opts;
     this.#setStorage();
@@ -64,17 +67,17 @@ export class HttpCache {
   purgeUrl(url: string, remote = false): number {
     const uri = normaliseUri(url);
     if (!remote) this.onPurge?.({ url });
-    return uri === undefined ? 0 : this.#store.delete(uri);
+    return uri === undefined ? 0 : this.#store.purge({ uri });
   }
 
   /** Removes every variant whose URI starts with a prefix (absolute, or a path on any host). */
   purgePrefix(prefix: string, remote = false): number {
     if (!remote) this.onPurge?.({ prefix });
-    return this.#store.purgePrefix(prefix);
+    return this.#store.purge({ prefix });
   }
 
   stats(): StoreStats & { inflight: number } {
-    return { ...this.#store.stats(), inflight: this.coalescer.size };
+    return { ...this.#store.size(), inflight: this.coalescer.size };
   }
 
   #setStorage(): void {

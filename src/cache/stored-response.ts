@@ -10,7 +10,7 @@ import { DEFAULT_STORAGE, isStorable, type StorageOptions } from './storability.
 import { parseVary, varyKey } from './vary.js';
 
 /** Bytes charged per entry on top of body and headers (objects, maps, the LRU's own slots). */
-export const ENTRY_OVERHEAD = 512;
+const ENTRY_OVERHEAD = 512;
 
 export interface StoredResponse {
   /** Primary key (`GET <uri>`). */

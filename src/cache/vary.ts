@@ -24,7 +24,7 @@ const UNORDERED: ReadonlySet<string> = new Set(['accept-encoding', 'te']);
  * no meaning. Accept-Language keeps its order: servers use it to break q-value ties.
  * An absent field normalises to undefined, which only matches another absent field.
  */
-export function normaliseSelecting(name: string, headers: HeaderMap): string | undefined {
+function normaliseSelecting(name: string, headers: HeaderMap): string | undefined {
   const v = joinValue(headers[name]);
   if (v === undefined) return undefined;
   // Fast path for the common simple values ("gzip, br", "*/*"): no quotes, parameters or odd spacing.

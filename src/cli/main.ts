@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { closest } from '../config/did-you-mean.js';
 import { runProxy } from './run-command.js';
-import { certificateWarnings, runtimeProblems } from './runtime-checks.js';
-import { routingPluginWarnings } from './routing-plugin-check.js';
+import { certificateWarnings, runtimeProblems } from '../checks/runtime-checks.js';
+import { routingPluginWarnings } from '../checks/routing-plugin-check.js';
 
 const USAGE = `Usage:
   gatehouse [--config FILE]            run the proxy (default config/default.yaml, or $GATEHOUSE_CONFIG)

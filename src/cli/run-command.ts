@@ -7,13 +7,14 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
 import { Gateway } from '../gateway.js';
 import { startDemoOrigins } from '../demo/demo-origins.js';
-import { runtimeProblems } from './runtime-checks.js';
-import { logRoutingPluginWarnings } from './routing-plugin-check.js';
+import { runtimeProblems } from '../checks/runtime-checks.js';
+import { logRoutingPluginWarnings } from '../checks/routing-plugin-check.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { runWorker } from '../cluster/worker.js';
 import { runPrimary } from '../cluster/primary.js';
 import { StopSignals } from './stop-signals.js';
+import { reloadFromFile } from './reload-from-file.js';
 
 export async function runProxy(configFile: string, err: (line: string) => void): Promise<number> {
   // A cluster worker gets its validated config from the primary (src/cluster/).
@@ -34,20 +35,7 @@ export async function runProxy(configFile: string, err: (line: string) => void):
 
   const log = createLogger({ level: config.log.level, format: config.log.format, file: config.log.file, nodeId: config.node_id });
   let demo: Server[] = [];
-  const reload = async (): Promise<string[]> => {
-    try {
-      const next = loadConfig(configFile);
-      const issues = await runtimeProblems(next);
-      if (issues.length) { log.error({ problems: issues }, 'reload refused: invalid config'); return issues; }
-      await logRoutingPluginWarnings(next, log);
-      await gateway.reload(next);
-      return [];
-    } catch (e) {
-      const issues = e instanceof ConfigError ? e.problems : [(e as Error).message];
-      log.error({ problems: issues }, 'reload refused');
-      return issues;
-    }
-  };
+  const reload = (): Promise<string[]> => reloadFromFile(configFile, gateway, log);
   await logRoutingPluginWarnings(config, log);
   const gateway = new Gateway(config, log, reload);
   try {

@@ -92,7 +92,7 @@ function toReply(r: CallResult): AdminReply {
 }
 
 /** The first error wins; else purge counts add up, and every other change answers what one worker did. */
-export function foldReplies(method: FanOutMethod, replies: AdminReply[]): AdminReply {
+function foldReplies(method: FanOutMethod, replies: AdminReply[]): AdminReply {
   const failed = replies.find(([status]) => status >= 400);
   if (failed) return failed;
   if (method === 'purge') {

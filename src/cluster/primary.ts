@@ -11,17 +11,19 @@ import { createLogger, flushLogger } from '../observability/logger.js';
 import { startDemoOrigins } from '../demo/demo-origins.js';
 import { AdminServer } from '../admin/admin-server.js';
 import type { AdminReply } from '../admin/admin-target.js';
-import { runtimeProblems } from '../cli/runtime-checks.js';
-import { logRoutingPluginWarnings } from '../cli/routing-plugin-check.js';
+import { runtimeProblems } from '../checks/runtime-checks.js';
+import { logRoutingPluginWarnings } from '../checks/routing-plugin-check.js';
 import { ClusterAdminTarget } from './cluster-target.js';
 import { StartFailed, Supervisor } from './supervisor.js';
 import { defaultViaName } from '../core/via.js';
-import type { StopSignals } from '../cli/stop-signals.js';
 
 const RELOAD_TIMEOUT_MS = 30_000;
 
+/** Where SIGTERM/SIGINT come from (the command line's StopSignals, caught from the start). */
+interface StopSource { onStop(stop: (signal: NodeJS.Signals) => void): void }
+
 export async function runPrimary(
-  configFile: string, loaded: GatehouseConfig, count: number, err: (line: string) => void, signals: StopSignals,
+  configFile: string, loaded: GatehouseConfig, count: number, err: (line: string) => void, signals: StopSource,
 ): Promise<number> {
   // one Via name for every worker, so a loop through any of them is seen at once
   const config = loaded.via_name ? loaded : { ...loaded, via_name: defaultViaName(loaded.node_id) };

@@ -8,8 +8,8 @@ import convict from 'convict';
 import { conform } from './shape.js';
 import { http2Shape, listSections, topSchema } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
-import { originOf } from '../core/origin.js';
-import { adminExposureProblem } from '../admin/admin-guard.js';
+import { originOf } from './origin.js';
+import { adminExposureProblem } from './admin-exposure.js';
 import { didYouMean } from './did-you-mean.js';
 import type { GatehouseConfig, Http2Options, Limits } from './types.js';
 

@@ -8,7 +8,7 @@ import convict from 'convict';
 import {
   any, array, bool, conform, cidr, duration, either, field, int, listen, map, object, size, str, url, type Shape,
 } from './shape.js';
-import { BALANCER_NAMES } from '../reverse/balancers/names.js';
+import { BALANCER_NAMES } from './balancer-names.js';
 import { parseDuration, parseSize } from './units.js';
 
 const f = field;

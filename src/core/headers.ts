@@ -10,7 +10,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /** Lower-case names listed in a Connection header value (undefined when there are none). */
-export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   // the usual values list no field names: skip the split (this runs on most responses)
   if (value === 'keep-alive' || value === 'close') return undefined;
@@ -96,7 +96,7 @@ export function removeHeader(list: string[], name: string): void {
 }
 
 /** First value of a header in a flat raw list, matching names case-insensitively. */
-export function headerValue(raw: readonly string[], name: string): string | undefined {
+function headerValue(raw: readonly string[], name: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
   return undefined;
 }

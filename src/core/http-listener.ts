@@ -76,7 +76,7 @@ function clientCert(s: TLSSocket): ClientCertInfo | undefined {
  * The one protocol a request asks to upgrade to, when the listener takes it; h2c never (cleartext HTTP/2
  * would bypass everything the proxy checks per request).
  */
-export function upgradeProtocol(req: IncomingMessage, accepts: ((protocol: string) => boolean) | undefined): string | undefined {
+function upgradeProtocol(req: IncomingMessage, accepts: ((protocol: string) => boolean) | undefined): string | undefined {
   const value = req.headers.upgrade;
   if (!accepts || value === undefined || value.includes(',')) return undefined;
   const protocol = value.trim().toLowerCase();

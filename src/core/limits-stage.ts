@@ -45,6 +45,10 @@ export function limitedBody(req: IncomingMessage, maxBytes: number, maxTrailers:
 
 const ignore = (): void => {};
 
+/** How often the per-IP buckets are swept, and how long a client stays idle before its bucket goes. */
+const SWEEP_EVERY_MS = 30_000;
+const IDLE_MS = 60_000;
+
 /** Fleet-wide buckets (shared.redis) and the name that keys this listener's buckets in them. */
 export interface SharedBuckets {
   limiter: { take(key: string, rate: number): Promise<boolean | undefined> };
@@ -60,14 +64,15 @@ export function rateLimitStage(limits: Limits, shared?: SharedBuckets): Stage | 
   const rate = limits.rate.per_ip;
   if (rate <= 0) return undefined;
   const buckets = new Map<string, { tokens: number; at: number }>();
-  // Forget idle clients now and then so the map stays small.
-  const sweep = setInterval(() => {
-    const old = performance.now() - 60_000;
-    for (const [ip, b] of buckets) if (b.at < old) buckets.delete(ip);
-  }, 30_000);
-  sweep.unref();
+  let nextSweep = performance.now() + SWEEP_EVERY_MS;
   const takeLocal = (ip: string): boolean => {
     const now = performance.now();
+    // Forget idle clients now and then so the map stays small. On the request path rather than on a timer:
+    // a reload builds a new stage and simply drops this one, with nothing left running to stop.
+    if (now >= nextSweep) {
+      nextSweep = now + SWEEP_EVERY_MS;
+      for (const [key, b] of buckets) if (now - b.at > IDLE_MS) buckets.delete(key);
+    }
     let b = buckets.get(ip);
     if (!b) buckets.set(ip, (b = { tokens: rate, at: now }));
     b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate);

@@ -10,7 +10,7 @@ import { toProxyError } from './errors.js';
 import type { Stage } from './pipeline.js';
 import { ForwardingSink, type ResponseSink } from './response-sink.js';
 
-export const TRACE_HEADER = 'x-gatehouse-trace';
+const TRACE_HEADER = 'x-gatehouse-trace';
 
 /** Adds the trace header to the response head, whoever writes it (upstream, cache, a denial). */
 class TraceHeaderSink extends ForwardingSink {

@@ -14,7 +14,7 @@ export function defaultViaName(nodeId: string): string {
 }
 
 /** Whether a Via value (or several fields) names `name` as a received-by (case-insensitive). */
-export function viaNames(via: string | string[] | undefined, name: string): boolean {
+function viaNames(via: string | string[] | undefined, name: string): boolean {
   if (via === undefined) return false;
   const text = (Array.isArray(via) ? via.join(',') : via).toLowerCase();
   const wanted = name.toLowerCase();

@@ -16,7 +16,7 @@ import type { ForwardPolicy } from './forward-policy.js';
 const NO_GROUPS: ReadonlySet<string> = new Set();
 
 /** Answers 403 naming the rule and request id (HTML for browsers, text otherwise; through the sink, so the access log counts it) and records why. */
-export function answerDenied(ctx: RequestContext, by: string, rule: string, reason: string, target: string): void {
+function answerDenied(ctx: RequestContext, by: string, rule: string, reason: string, target: string): void {
   const err = new ProxyError('denied', `${by}: ${rule}`);
   ctx.error = err;
   ctx.logFields.denied_by = by;

@@ -16,7 +16,7 @@ import type { TraceRecorder } from '../observability/trace-recorder.js';
 import { peerAddress } from '../core/client-address.js';
 import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { traceContextStage } from '../observability/trace-context.js';
-import type { SpanRecorder } from '../observability/otlp.js';
+import type { SpanRecorder } from '../observability/trace-context.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { requestIdFor } from '../core/request-id.js';
 import { cacheStage } from '../cache/cache-stage.js';

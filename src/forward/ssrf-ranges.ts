@@ -60,7 +60,7 @@ const V4_LISTS = listOf(V4, 'ipv4');
 const V6_LISTS = listOf(V6, 'ipv6');
 
 /** The eight 16-bit groups of a valid IPv6 address (no zone id), or undefined. */
-export function parseIPv6(address: string): number[] | undefined {
+function parseIPv6(address: string): number[] | undefined {
   if (isIP(address) !== 6) return undefined;
   let text = address;
   const tail: number[] = [];

@@ -5,7 +5,12 @@
  * the pretty formatter (pretty-lines.ts), which reads the same JSON lines.
  */
 import pino, { type Logger } from 'pino';
-import type { RequestSlots } from '../core/context.js';
+
+/** What an access line shows of a request's feature fields (core/context.ts RequestSlots). */
+export interface LoggedSlots {
+  readonly pool?: string;
+  readonly user?: string;
+}
 
 export interface AccessRecord {
   reqId: string;
@@ -19,7 +24,7 @@ export interface AccessRecord {
   client: string;
   route?: string;
   /** The request's feature fields: the line shows `pool` (reverse) and `user` (forward). */
-  slots?: RequestSlots;
+  slots?: LoggedSlots;
   upstream?: string;
   upstream_status?: number;
   upstream_ms?: number;

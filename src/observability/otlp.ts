@@ -4,19 +4,9 @@
  * export off nothing is loaded and the trace-context stage does what it does without it.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestContext } from '../core/context.js';
-import { newSpanId } from './trace-context.js';
+import { newSpanId, type SpanRecorder } from './trace-context.js';
 
 export interface TracingConfig { otlp_endpoint: string; service_name: string }
-
-/** A span being recorded: its id is the parent id sent upstream. */
-export interface RecordedSpan { readonly spanId: string; readonly sampled: boolean; end(status: number | undefined, error?: string): void }
-
-export interface SpanRecorder {
-  /** Starts the request's span; `parent` undefined: the trace starts here with `traceId`. */
-  begin(ctx: RequestContext, traceId: string, parent: { spanId: string; sampled: boolean } | undefined): RecordedSpan;
-  shutdown(): Promise<void>;
-}
 
 export async function createOtlpRecorder(cfg: TracingConfig, nodeId: string): Promise<SpanRecorder> {
   const api = await import('@opentelemetry/api');

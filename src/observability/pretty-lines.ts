@@ -22,7 +22,7 @@ const fields = (entry: Record<string, unknown>, skip: Set<string>) =>
   Object.entries(entry).filter(([k, v]) => !skip.has(k) && v !== undefined).map(([k, v]) => ` ${k}=${show(v)}`).join('');
 
 /** One entry (a parsed JSON log line) as text, ending in a newline. */
-export function prettyLine(entry: Record<string, unknown>): string {
+function prettyLine(entry: Record<string, unknown>): string {
   const head = `${clock(entry.time)} ${LEVELS[entry.level as number] ?? String(entry.level)} `;
   if (entry.msg === 'access') {
     return `${head}${entry.method} ${entry.path} ${entry.status} ${entry.ms}ms ${entry.bytes}B${fields(entry, ACCESS_SHOWN)}\n`;

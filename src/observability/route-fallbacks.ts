@@ -8,7 +8,7 @@ import type { RequestContext } from '../core/context.js';
 export interface RouteFallback { plugin: string; reason: string }
 
 /** unknown_pool / unknown_upstream when the decision named a target the config does not have, else the failure's kind. */
-export function fallbackReason(error: { kind: string; message: string }): string {
+function fallbackReason(error: { kind: string; message: string }): string {
   if (error.kind === 'malformed') {
     if (error.message.startsWith('route: no configured pool')) return 'unknown_pool';
     if (/^route: upstream .* is not in any configured pool$/.test(error.message)) return 'unknown_upstream';

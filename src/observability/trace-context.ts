@@ -8,10 +8,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Stage } from '../core/pipeline.js';
-import type { SpanRecorder } from './otlp.js';
+import type { RequestContext } from '../core/context.js';
 
 const HEX = /^[0-9a-f]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A span being recorded: its id is the parent id sent upstream. */
+export interface RecordedSpan { readonly spanId: string; readonly sampled: boolean; end(status: number | undefined, error?: string): void }
+
+/** Records a span per request; otlp.ts has the one that exports them (tracing.otlp_endpoint). */
+export interface SpanRecorder {
+  /** Starts the request's span; `parent` undefined: the trace starts here with `traceId`. */
+  begin(ctx: RequestContext, traceId: string, parent: { spanId: string; sampled: boolean } | undefined): RecordedSpan;
+  shutdown(): Promise<void>;
+}
 
 export interface TraceParent { traceId: string; parentId: string; flags: string }
 

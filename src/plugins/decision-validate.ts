@@ -9,7 +9,7 @@ import type {
   DecisionFor, HeaderValue, HookName, RequestDecision, ResponseDecision, RouteDecision, RouteTargets,
 } from './plugin-types.js';
 
-export const DECISION_LIMITS = {
+const DECISION_LIMITS = {
   maxBodyBytes: 64 * 1024,
   maxHeaders: 64,
   maxHeaderValueBytes: 8 * 1024,

@@ -12,7 +12,7 @@ import { traceCall } from './plugin-trace.js';
 import type { HeaderValue, RequestView, ResponseDecision, ResponseView } from './plugin-types.js';
 
 /** Flat `[name, value, …]` → response view; `set-cookie` stays a list. */
-export function viewOfFlat(status: number, flat: readonly string[]): ResponseView {
+function viewOfFlat(status: number, flat: readonly string[]): ResponseView {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!.toLowerCase();

@@ -30,12 +30,12 @@ export class PluginLoadError extends Error {
 
 const EXTENSIONS = new Set(['.js', '.mjs', '.ts', '.mts']);
 
-export function displayPath(file: string): string {
+function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel && !rel.startsWith('..') ? rel : file;
 }
 
-export function versionOf(bytes: string | Buffer): string {
+function versionOf(bytes: string | Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 12);
 }
 

@@ -6,7 +6,7 @@
  */
 import type { RequestContext } from '../core/context.js';
 import { ProxyError } from '../core/errors.js';
-import { originOf } from '../core/origin.js';
+import { originOf } from '../config/origin.js';
 import type { Stage } from '../core/pipeline.js';
 import type { Plugin } from './plugin.js';
 import { PluginResponseSink, pushHeader } from './plugin-response-sink.js';
@@ -26,7 +26,7 @@ export interface PluginStageOptions {
 }
 
 /** Logs and counts a failed call; the ProxyError to answer with under fail_closed, else undefined. */
-export function pluginFailure(
+function pluginFailure(
   ctx: RequestContext, plugin: Plugin, hook: HookName, error: { kind: string; message: string }, onError: string,
 ): ProxyError | undefined {
   ctx.logFields.plugin_error = `${plugin.name}.${hook}:${error.kind}`;

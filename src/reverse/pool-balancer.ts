@@ -19,7 +19,7 @@ export interface PoolBalancer {
  * pool name, so values survive restarts and match on nodes sharing node_id; it is only as secret
  * as those names, which is why a configured secret is preferred.
  */
-export function stickySecret(cfg: PoolConfig, poolName: string, nodeId: string): string {
+function stickySecret(cfg: PoolConfig, poolName: string, nodeId: string): string {
   if (cfg.sticky?.secret) return cfg.sticky.secret;
   return createHmac('sha256', `gatehouse-sticky-key\0${nodeId}`).update(poolName).digest('base64url');
 }

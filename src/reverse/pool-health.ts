@@ -30,7 +30,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'UND_ERR_
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 /** What a failed attempt counts as for passive checks; undefined for a success. */
-export function failureKind(error: unknown, status?: number): PassiveFailureKind | undefined {
+function failureKind(error: unknown, status?: number): PassiveFailureKind | undefined {
   if (error === undefined) return status !== undefined && status >= 500 ? 'status_5xx' : undefined;
   if (error instanceof ProxyError) {
     if (error.kind === 'connection_timeout' || error.kind === 'response_timeout') return 'timeout';

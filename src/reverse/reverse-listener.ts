@@ -18,7 +18,7 @@ import { cidrMatcher } from '../core/cidr-matcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { traceContextStage } from '../observability/trace-context.js';
-import type { SpanRecorder } from '../observability/otlp.js';
+import type { SpanRecorder } from '../observability/trace-context.js';
 import { AcmeManager } from '../tls/acme/acme-manager.js';
 import type { Http01Responder } from '../tls/acme/http01.js';
 import { watchCertFiles, type CertWatch } from '../tls/cert-watch.js';
@@ -42,8 +42,6 @@ export interface ReverseDeps {
   onResult?: ProxyStageDeps['onResult'];
   /** The shared HTTP cache, used by routes with `cache: true`. */
   cache?: HttpCache;
-  /** Stages other features put around routing (plugins before, cache after); built per route table. */
-  extraStages?: { beforeRoute?: Stage[]; afterRoute?: Stage[] };
   /** The stage running a route's plugins (undefined: none). */
   pluginsFor?: (entries: readonly PluginEntry[]) => Stage | undefined;
   /** The OTLP span recorder, once started (tracing.otlp_endpoint); undefined: no export. */
@@ -189,11 +187,9 @@ export class ReverseProxyListener {
       requestTargetStage({ mergeSlashes: cfg.paths.merge_slashes, escapedSlashes: cfg.paths.escaped_slashes }),
       !cfg.tls && this.deps.http01 ? acmeChallengeStage(this.deps.http01) : undefined,
       !cfg.tls && cfg.redirect_https ? redirectHttpsStage : undefined,
-      ...(this.deps.extraStages?.beforeRoute ?? []),
       routeStage(() => routes),
       routePluginsStage(plugins),
       routes.routes.some((r) => r.respond) ? respondStage : undefined,
-      ...(this.deps.extraStages?.afterRoute ?? []),
       this.#cacheStage(cfg),
       dry ? dryProxyStage(this.deps.pools) : proxyStage({
         pools: this.deps.pools, metrics: this.deps.metrics, limits: cfg.limits,

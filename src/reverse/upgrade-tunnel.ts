@@ -21,7 +21,7 @@ function webSocketAccept(key: string): string {
 }
 
 /** Why a 101 does not switch to what the client asked, or undefined when it does. */
-export function refused101(protocol: string, requestKey: string | undefined, res: IncomingMessage): string | undefined {
+function refused101(protocol: string, requestKey: string | undefined, res: IncomingMessage): string | undefined {
   const answered = String(res.headers.upgrade ?? '').trim().toLowerCase();
   if (answered !== protocol) return `the upstream switched to ${JSON.stringify(answered)}, not ${protocol}`;
   if (protocol === 'websocket' && (requestKey === undefined || res.headers['sec-websocket-accept'] !== webSocketAccept(requestKey))) {

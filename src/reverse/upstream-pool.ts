@@ -2,7 +2,7 @@
 import { peekOf, type PickContext } from './balancers/balancer.js';
 import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
 import { Upstream } from './upstream.js';
-import { originOf } from '../core/origin.js';
+import { originOf } from '../config/origin.js';
 import type { PoolConfig } from '../config/types.js';
 import type { StickyStore } from './sticky/ip-sticky.js';
 import type { ConnectionOptions } from 'node:tls';

@@ -2,7 +2,7 @@
 import { Pool } from 'undici';
 import type { BalancerUpstream } from './balancers/balancer.js';
 import { inSlowStart, slowStartWeight } from './balancers/slow-start.js';
-import { originOf } from '../core/origin.js';
+import { originOf } from '../config/origin.js';
 import type { ConnectionOptions } from 'node:tls';
 import type { PoolConfig } from '../config/types.js';
 import { ConnectionSlots } from './connection-slots.js';

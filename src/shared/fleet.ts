@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { HttpCache } from '../cache/http-cache.js';
-import { originOf } from '../core/origin.js';
+import { originOf } from '../config/origin.js';
 import type { UpstreamPool } from '../reverse/upstream-pool.js';
 import type { FleetMessage, SharedState } from './shared-state.js';
 

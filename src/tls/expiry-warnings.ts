@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { GatehouseConfig } from '../config/types.js';
 import { certificateName } from './acme/acme-store.js';
 
-export const EXPIRY_WARNING_DAYS = 14;
+const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 86_400_000;
 
 /** One `key: message` line per certificate expiring within 14 days (expired ones are errors elsewhere). */

@@ -5,8 +5,6 @@ import { resolve } from 'node:path';
 import { certNames, loadCertKeyPair, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
 import { createCa, issueLeaf } from './dev-certs.js';
 
-export { TlsConfigError, type TlsProblem } from './cert-files.js';
-
 /** The reverse listener's `tls:` block. */
 export interface ReverseTlsConfig {
   /** Certificate and key files; SNI picks by each certificate's names, the first is the default. */
@@ -33,7 +31,7 @@ export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: Sec
 const MIN_VERSIONS: readonly SecureVersion[] = ['TLSv1.2', 'TLSv1.3'];
 
 // Mozilla "intermediate" (forward-secret AEAD only). The TLS 1.3 suites are OpenSSL's defaults.
-export const CIPHERS = [
+const CIPHERS = [
   'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
   'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
   'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',

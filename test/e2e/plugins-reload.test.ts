@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildConfig } from '../../src/config/load.js';
-import { runtimeProblems } from '../../src/cli/runtime-checks.js';
+import { runtimeProblems } from '../../src/checks/runtime-checks.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { freePort, ownAddress, ownUrl, refusedUrl } from '../helpers/addresses.js';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';

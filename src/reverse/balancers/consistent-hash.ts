@@ -4,7 +4,7 @@ import { parseHashKey, requestKey, type HashKey } from './request-key.js';
 import { RoundRobinBalancer } from './round-robin.js';
 
 /** Ring points per unit of weight; ~100 keeps every upstream's share within a few % of its weight. */
-export const VNODES_PER_WEIGHT = 100;
+const VNODES_PER_WEIGHT = 100;
 
 /**
  * Ketama-style consistent hashing on `hash_key` (`ip | header:NAME | cookie:NAME | path`).

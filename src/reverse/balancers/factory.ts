@@ -6,7 +6,7 @@ import { LeastTimeBalancer } from './least-time.js';
 import { RandomTwoBalancer } from './random-two.js';
 import { RoundRobinBalancer } from './round-robin.js';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.js';
-import { BALANCER_NAMES, type BalancerName } from './names.js';
+import { BALANCER_NAMES, type BalancerName } from '../../config/balancer-names.js';
 
 export interface BalancerOptions {
   /** consistent_hash only: `ip | header:NAME | cookie:NAME | path`. Default `ip`. */

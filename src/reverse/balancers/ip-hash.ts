@@ -43,7 +43,7 @@ export class IpHashBalancer implements Balancer {
 }
 
 /** Weighted HRW score: P(upstream wins) is proportional to its weight. */
-export function rendezvousScore(keyHash: number, idHash: number, weight: number): number {
+function rendezvousScore(keyHash: number, idHash: number, weight: number): number {
   const h = fmix32((keyHash ^ Math.imul(idHash, 0x9e3779b1)) + idHash);
   const u = (h + 0.5) / 4294967296; // in (0, 1)
   return weight / -Math.log(u);

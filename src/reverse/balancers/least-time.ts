@@ -1,7 +1,7 @@
 import type { Balancer, BalancerUpstream, PickContext } from './balancer.js';
 
 /** Share of picks sent to a weighted-random upstream so slow ones keep being measured. Default 0.05. */
-export const DEFAULT_EXPLORE = 0.05;
+const DEFAULT_EXPLORE = 0.05;
 
 /**
  * nginx-plus/Envoy-style least time: score = responseTimeMs EWMA × (inflight + 1) / weight,

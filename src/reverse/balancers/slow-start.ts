@@ -1,5 +1,5 @@
 /** Fraction of its weight a newly healthy upstream starts at (Envoy's min_weight_percent 10%). */
-export const SLOW_START_MIN_FRACTION = 0.1;
+const SLOW_START_MIN_FRACTION = 0.1;
 
 /**
  * Effective weight of an upstream that became available at `sinceMs`, ramping linearly over

@@ -36,7 +36,7 @@ export class ActiveHttpChecker extends PeriodicChecker {
 }
 
 /** The probe behind ActiveHttpChecker: one GET with its own connection (agent: false), so a check never waits on a pooled socket. */
-export function httpProbe(opts: ActiveHttpOptions): Probe {
+function httpProbe(opts: ActiveHttpOptions): Probe {
   const statusOk = parseExpectStatus(opts.expect_status);
   const expectBody = opts.expect_body || undefined;
   return (target, signal, timeoutMs) =>

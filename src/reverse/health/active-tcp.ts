@@ -17,7 +17,7 @@ export class ActiveTcpChecker extends PeriodicChecker {
 }
 
 /** Passes when a TCP connection to the upstream's host:port is established within the timeout. */
-export const tcpProbe: Probe = (target, signal, timeoutMs) =>
+const tcpProbe: Probe = (target, signal, timeoutMs) =>
   new Promise((resolve) => {
     const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
     const socket = net.connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port });

@@ -2,7 +2,7 @@
 export type ExpectStatus = number | string;
 
 /** Default when `expect_status` is empty or unset: any 2xx or 3xx (HAProxy/nginx). */
-export const DEFAULT_EXPECT_STATUS: readonly ExpectStatus[] = ['200-399'];
+const DEFAULT_EXPECT_STATUS: readonly ExpectStatus[] = ['200-399'];
 
 /** Compiles `expect_status` into a predicate. Throws an Error with a user-facing message when invalid. */
 export function parseExpectStatus(list: readonly ExpectStatus[] | undefined): (status: number) => boolean {

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { openSync, closeSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const LOCK_FILE = 'order.lock';
+const LOCK_FILE = 'order.lock';
 
 /** Takes the lock; returns a release function, or undefined when another process holds it. */
 export function tryLock(dir: string, staleMs = 10 * 60_000, now = Date.now()): (() => void) | undefined {

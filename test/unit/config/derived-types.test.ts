@@ -4,7 +4,7 @@ import { listSections, topSchema } from '../../../src/config/schema.js';
 import type {
   AclMatch, GatehouseConfig, Http2Options, Limits, PluginEntry, PoolConfig, ReverseListener, Route,
 } from '../../../src/config/types.js';
-import { BALANCER_NAMES, type BalancerName } from '../../../src/reverse/balancers/names.js';
+import { BALANCER_NAMES, type BalancerName } from '../../../src/config/balancer-names.js';
 
 // Type-level checks: `npm test` runs tsc first, so a wrong derivation fails the suite before mocha starts.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;

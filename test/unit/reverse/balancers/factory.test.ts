@@ -1,5 +1,5 @@
 import { createBalancer } from '../../../../src/reverse/balancers/factory.js';
-import { BALANCER_NAMES } from '../../../../src/reverse/balancers/names.js';
+import { BALANCER_NAMES } from '../../../../src/config/balancer-names.js';
 import { expect } from '../expect.js';
 import { pool, seeded } from '../fixtures.js';
 

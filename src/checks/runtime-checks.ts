@@ -1,4 +1,7 @@
-/** Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. */
+/**
+ * Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. Run
+ * by `gatehouse check`, at start-up and on reload, in one process and in a cluster's primary alike.
+ */
 import { readFileSync } from 'node:fs';
 import type { GatehouseConfig } from '../config/types.js';
 import { validateReverseTls } from '../tls/sni-contexts.js';
