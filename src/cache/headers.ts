@@ -1,4 +1,5 @@
 /** Header helpers shared by the cache units. Header maps use lower-case names, as node:http and undici give them. */
+import { connectionListed as listedInConnection, HOP_BY_HOP } from '../core/headers.js';
 
 export type HeaderValue = string | readonly string[] | undefined;
 export type HeaderMap = Readonly<Record<string, HeaderValue>>;
@@ -16,18 +17,12 @@ export function joinValue(v: HeaderValue): string | undefined {
   return v.length === 0 ? undefined : v.join(', ');
 }
 
-/** RFC 9110 §7.6.1 hop-by-hop fields, plus Trailer (we store no trailers). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
-]);
-
 /**
- * Fields a cache never stores (RFC 9111 §3.1): hop-by-hop fields and the fields specific to the
- * client's proxy configuration. Fields named in Connection are added per response.
+ * Fields a cache never stores (RFC 9111 §3.1): the hop-by-hop fields the proxy never forwards (they
+ * include the ones specific to the client's proxy configuration) and Proxy-Authentication-Info.
+ * Fields named in Connection are added per response.
  */
-export const NEVER_STORED: ReadonlySet<string> = new Set([
-  ...HOP_BY_HOP, 'proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization',
-]);
+export const NEVER_STORED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'proxy-authentication-info']);
 
 /**
  * Splits a list-based field value on commas that are not inside a quoted-string,
@@ -54,11 +49,12 @@ export function splitList(value: string): string[] {
   return out;
 }
 
-/** Lower-case names listed in the Connection field (removed before forwarding or storing). */
-export function connectionListed(headers: HeaderMap): Set<string> {
-  const v = joinValue(headers['connection']);
-  return new Set(v ? splitList(v).map((s) => s.toLowerCase()) : []);
+/** Lower-case names listed in the Connection field (removed before storing, as before forwarding). */
+export function connectionListed(headers: HeaderMap): ReadonlySet<string> {
+  return listedInConnection(headers['connection'] as string | string[] | undefined) ?? NONE;
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** True when a header is present with at least one field line. */
 export function hasHeader(headers: HeaderMap, name: string): boolean {
@@ -71,7 +67,7 @@ export function hasHeader(headers: HeaderMap, name: string): boolean {
  * fields, `age` (regenerated on every hit), and `extra` (e.g. no-cache/private field names).
  */
 export function filterStoredHeaders(headers: HeaderMap, extra: Iterable<string> = []): Record<string, string | readonly string[]> {
-  const drop = connectionListed(headers);
+  const drop = new Set(connectionListed(headers));
   for (const name of extra) drop.add(name.toLowerCase());
   const out: Record<string, string | readonly string[]> = {};
   for (const name of Object.keys(headers)) {

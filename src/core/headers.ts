@@ -10,7 +10,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /** Lower-case names listed in a Connection header value (undefined when there are none). */
-function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+export function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   // the usual values list no field names: skip the split (this runs on most responses)
   if (value === 'keep-alive' || value === 'close') return undefined;
