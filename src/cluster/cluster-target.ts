@@ -91,13 +91,18 @@ function toReply(r: CallResult): AdminReply {
   return r.ok ? (r.value as AdminReply) : [502, { error: r.error }];
 }
 
-/** The first error wins; else purge counts add up, and every other change answers what one worker did. */
-function foldReplies(method: FanOutMethod, replies: AdminReply[]): AdminReply {
-  const failed = replies.find(([status]) => status >= 400);
-  if (failed) return failed;
+/**
+ * One answer from the workers' answers to a change. Purge counts add up. Otherwise a change any worker
+ * applied is the answer: with shared state, the fleet may bring the change to a worker before the
+ * primary's call does, and that worker then answers 409 (already there) or 404 (already gone). When
+ * no worker applied it, they all refused it for the same reason: the first refusal is the answer.
+ */
+export function foldReplies(method: FanOutMethod, replies: AdminReply[]): AdminReply {
   if (method === 'purge') {
+    const failed = replies.find(([status]) => status >= 400);
+    if (failed) return failed;
     const purged = replies.reduce((n, [, body]) => n + ((body as { purged?: number }).purged ?? 0), 0);
     return [200, { purged }];
   }
-  return replies[0]!;
+  return replies.find(([status]) => status < 300) ?? replies[0]!;
 }
