@@ -6,7 +6,7 @@
  * fewer bytes than Content-Length), or when the request was a Range request.
  */
 import type { RequestContext } from '../core/context.js';
-import { ForwardingSink, type ResponseSink } from '../core/response-sink.js';
+import { PassThroughSink, type ResponseSink } from '../core/response-sink.js';
 import type { CacheControl } from './cache-control.js';
 import { invalidationTargets, isSafeMethod } from './cache-key.js';
 import { cacheStatus, type CacheStatusInfo, type FwdReason } from './cache-status.js';
@@ -76,7 +76,7 @@ function headerMap(list: readonly string[]): Record<string, string | string[]> {
   return out;
 }
 
-export class CacheWriter extends ForwardingSink {
+export class CacheWriter extends PassThroughSink {
   #copy?: Copy;
   #headSeen = false;
   /** The client's response is complete (or aborted): drop the rest of the upstream's. */
@@ -99,7 +99,7 @@ export class CacheWriter extends ForwardingSink {
     this.#headSeen = true;
     const { ctx, plan } = this;
     const { cache, stale } = plan;
-    // forward-request appended the stages' own response headers (HSTS, sticky cookie): not part of the response
+    // upstream-request.ts appended the stages' own response headers (HSTS, sticky cookie): not part of the response
     const extras = ctx.extraResponseHeaders?.length ?? 0;
     const own = extras ? list.slice(0, list.length - extras) : list;
     const res = headerMap(own);

@@ -25,7 +25,7 @@ class BodyLimit extends Transform {
 }
 
 /**
- * The request body to forward: the request itself when its length is declared (node:http enforces it),
+ * The request body to send upstream: the request itself when its length is declared (node:http enforces it),
  * else a counting stream that also checks the trailers. Throws 413 at once when a declared length is
  * over the limit.
  */
@@ -38,7 +38,7 @@ export function limitedBody(req: IncomingMessage, maxBytes: number, maxTrailers:
   const limiter = new BodyLimit(req, maxBytes > 0 ? maxBytes : Infinity, maxTrailers);
   req.on('error', (e) => limiter.destroy(e));
   // the request can fail before anything reads the limiter (a stage still awaiting DNS or a plugin):
-  // forwardRequest finds the error in `errored`, so it must not crash the process meanwhile
+  // sendUpstream finds the error in `errored`, so it must not crash the process meanwhile
   limiter.on('error', ignore);
   return req.pipe(limiter);
 }

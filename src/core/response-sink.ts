@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 
 /**
- * Where a response goes. The forward stage writes the upstream's response into `ctx.sink`; stages that
+ * Where a response goes. The last stage (proxy, or forward in forward mode) writes the upstream's response into `ctx.sink` (core/upstream-request.ts); stages that
  * must see or change the response (cache, plugins, sticky cookies) wrap the sink before calling next,
  * so response-side work runs in reverse stage order, like Envoy's encoder filters.
  * Headers are a flat list `[name, value, name, value…]` with lower-case names.
@@ -31,7 +31,7 @@ export class ServerResponseSink implements ResponseSink {
 }
 
 /** Base for sinks that change part of the response and pass the rest on. */
-export class ForwardingSink implements ResponseSink {
+export class PassThroughSink implements ResponseSink {
   constructor(protected readonly next: ResponseSink) {}
   head(status: number, headers: string[]): void { this.next.head(status, headers); }
   data(chunk: Buffer): boolean { return this.next.data(chunk); }

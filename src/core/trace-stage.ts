@@ -8,17 +8,17 @@ import type { TraceRecorder } from '../observability/trace-recorder.js';
 import type { RequestContext } from './context.js';
 import { toProxyError } from './errors.js';
 import type { Stage } from './pipeline.js';
-import { ForwardingSink, type ResponseSink } from './response-sink.js';
+import { PassThroughSink, type ResponseSink } from './response-sink.js';
 
 const TRACE_HEADER = 'x-gatehouse-trace';
 
 /** Adds the trace header to the response head, whoever writes it (upstream, cache, a denial). */
-class TraceHeaderSink extends ForwardingSink {
+class TraceHeaderSink extends PassThroughSink {
   sent = false;
   constructor(next: ResponseSink, private readonly trace: DecisionTrace, private readonly ctx: RequestContext) { super(next); }
   override head(status: number, headers: string[]): void {
     this.sent = true;
-    // an upstream's answer reaches the client before the forwarding stage learns its timing: note it now
+    // an upstream's answer reaches the client before the proxy stage learns its timing: note it now
     const last = this.trace.steps.at(-1);
     if (last?.step === 'upstream' && last.head_us === undefined && last.failed === undefined) {
       (last as Record<string, unknown>).head_us = DecisionTrace.since(this.trace.startMs) - last.at_us;

@@ -7,7 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
 import { forwardedForValue, forwardedValues } from '../core/client-address.js';
-import { bodyUnread, clientFailure, forwardRequest, requestHasBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, sendUpstream, requestHasBody, neverReachedUpstream, type UpstreamRequestError } from '../core/upstream-request.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import { watchRequestBody } from '../core/body-watch.js';
@@ -60,7 +60,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const signal = body ? watchRequestBody(req, ctx.res, cfg.limits)?.signal : undefined;
       const send = async (dispatcher: Dispatcher, origin: string, path: string) => {
         const traced = ctx.trace?.step('upstream', { origin });
-        const r = await forwardRequest(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body, sendTimeout: cfg.limits.send_timeout, signal });
+        const r = await sendUpstream(ctx, { dispatcher, origin }, { method: req.method!, path, headers, body, sendTimeout: cfg.limits.send_timeout, signal });
         ctx.upstreamMs = r.headMs;
         if (traced) { traced.status = r.status; traced.head_us = Math.round(r.headMs * 1000); }
       };
@@ -73,7 +73,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
         try {
           await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`);
         } catch (e) {
-          const cause = (e as ForwardError).cause ?? e;
+          const cause = (e as UpstreamRequestError).cause ?? e;
           throw clientFailure(ctx, cause) ?? cause;
         }
         return;
@@ -94,7 +94,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
           await send(pool, origin, ctx.path);
           return;
         } catch (e) {
-          const fe = e as ForwardError;
+          const fe = e as UpstreamRequestError;
           const cause = fe.cause ?? e;
           const code = (cause as { code?: string }).code ?? '';
           if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw clientFailure(ctx, cause) ?? cause;

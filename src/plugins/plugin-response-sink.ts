@@ -6,7 +6,7 @@
 import type { RequestContext } from '../core/context.js';
 import { errorResponseParts } from '../core/error-response.js';
 import { ProxyError } from '../core/errors.js';
-import { ForwardingSink, type ResponseSink } from '../core/response-sink.js';
+import { PassThroughSink, type ResponseSink } from '../core/response-sink.js';
 import type { Plugin } from './plugin.js';
 import { traceCall } from './plugin-trace.js';
 import type { HeaderValue, RequestView, ResponseDecision, ResponseView } from './plugin-types.js';
@@ -54,7 +54,7 @@ function apply(d: NonNullable<ResponseDecision>, head: { status: number; flat: s
  * plugin process, so body chunks that arrive meanwhile wait here (the producer is told to wait
  * for drain) and follow the head once it is decided.
  */
-export class PluginResponseSink extends ForwardingSink {
+export class PluginResponseSink extends PassThroughSink {
   #replaced = false;
   /** While the hooks run: what arrived after the head, in order. */
   #held: { chunks: Buffer[]; ended: boolean; aborted?: Error; resume?: () => void } | null = null;

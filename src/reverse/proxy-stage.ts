@@ -1,4 +1,4 @@
-/** Forwards the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
+/** Sends the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
 import type { RequestContext } from '../core/context.js';
 import { clientAddress, forwardedForValue, forwardedValues } from '../core/client-address.js';
@@ -6,7 +6,7 @@ import { ProxyError } from '../core/errors.js';
 import { onClientGone } from '../core/client-gone.js';
 import { watchRequestBody } from '../core/body-watch.js';
 import type { Limits } from '../config/types.js';
-import { bodyUnread, clientFailure, forwardRequest, requestHasBody, neverReachedUpstream, type ForwardError } from '../core/forward-request.js';
+import { bodyUnread, clientFailure, sendUpstream, requestHasBody, neverReachedUpstream, type UpstreamRequestError } from '../core/upstream-request.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -90,7 +90,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
             // the fast path stays synchronous: a chunked body's limiter must meet undici's error listener before it can fail
             if (!upstream.slots.tryTake()) await waitForSlot(ctx, upstream, pool.config.queue_timeout);
             slot = true;
-            const r = await forwardRequest(ctx, { dispatcher: upstream.dispatcher, origin: upstream.id }, {
+            const r = await sendUpstream(ctx, { dispatcher: upstream.dispatcher, origin: upstream.id }, {
               method, path: ctx.path, headers, body, sendTimeout: deps.limits.send_timeout, signal: bodyWatch?.signal,
             });
             upstream.recordResponseTime(r.headMs);
@@ -100,7 +100,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
           }
           return;
         } catch (e) {
-          const fe = e as ForwardError;
+          const fe = e as UpstreamRequestError;
           const cause = fe.cause ?? e;
           if (cookieAt >= 0 && !fe.responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
           // a full queue is not the upstream's failure

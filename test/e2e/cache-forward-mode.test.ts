@@ -11,7 +11,7 @@ import { cacheStage } from '../../src/cache/cache-stage.js';
 import { HttpCache } from '../../src/cache/http-cache.js';
 import { buildConfig } from '../../src/config/load.js';
 import { errorResponderStage } from '../../src/core/common-stages.js';
-import { forwardRequest } from '../../src/core/forward-request.js';
+import { sendUpstream } from '../../src/core/upstream-request.js';
 import { upstreamRequestHeaders } from '../../src/core/headers.js';
 import { HttpListener } from '../../src/core/http-listener.js';
 import { compose, type Stage } from '../../src/core/pipeline.js';
@@ -41,7 +41,7 @@ describe('cache: forward mode', () => {
         const pool = pools.get(u.origin) ?? new Pool(u.origin);
         pools.set(u.origin, pool);
         const headers = upstreamRequestHeaders(ctx.req.rawHeaders, { via: ctx.listener.via, requestId: ctx.id, set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders });
-        await forwardRequest(ctx, { dispatcher: pool, origin: u.origin }, { method: ctx.req.method!, path: u.pathname + u.search, headers, body: null });
+        await sendUpstream(ctx, { dispatcher: pool, origin: u.origin }, { method: ctx.req.method!, path: u.pathname + u.search, headers, body: null });
       },
     };
     const cache = new HttpCache({ maxSize: 1 << 20, maxObjectSize: 1 << 16, staleGraceMs: 0 });

@@ -14,19 +14,19 @@ import { ProxyError, toProxyError } from './errors.js';
 import { onClientGone } from './client-gone.js';
 import { SendTimer } from './send-timeout.js';
 
-export interface ForwardTarget {
+export interface UpstreamTarget {
   readonly dispatcher: Dispatcher;
   /** Origin for undici (scheme://host:port). */
   readonly origin: string;
 }
 
-export class ForwardError extends Error {
+export class UpstreamRequestError extends Error {
   constructor(override readonly cause: unknown, readonly responded: boolean) {
-    super((cause as Error)?.message ?? 'forward failed');
+    super((cause as Error)?.message ?? 'upstream request failed');
   }
 }
 
-export interface ForwardResult { status: number; headMs: number }
+export interface UpstreamResult { status: number; headMs: number }
 
 /** An undici dispatch handler that streams the response into the context's sink. */
 class StreamHandler implements Dispatcher.DispatchHandler {
@@ -44,9 +44,9 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ctx: RequestContext,
     private readonly startMs: number,
-    private readonly opts: ForwardOptions,
-    private readonly resolve: (r: ForwardResult) => void,
-    private readonly reject: (e: ForwardError) => void,
+    private readonly opts: UpstreamRequestOptions,
+    private readonly resolve: (r: UpstreamResult) => void,
+    private readonly reject: (e: UpstreamRequestError) => void,
   ) {
     // a client that leaves aborts the upstream request: undici then destroys that connection instead of
     // returning it to the pool with unread bytes
@@ -135,11 +135,11 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.#done();
     if (this.#responded) this.ctx.sink.abort(err);
-    this.reject(new ForwardError(err, this.#responded));
+    this.reject(new UpstreamRequestError(err, this.#responded));
   }
 }
 
-export interface ForwardOptions {
+export interface UpstreamRequestOptions {
   method: string;
   path: string;
   headers: string[];
@@ -151,11 +151,11 @@ export interface ForwardOptions {
   signal?: AbortSignal;
 }
 
-export function forwardRequest(ctx: RequestContext, target: ForwardTarget, opts: ForwardOptions): Promise<ForwardResult> {
+export function sendUpstream(ctx: RequestContext, target: UpstreamTarget, opts: UpstreamRequestOptions): Promise<UpstreamResult> {
   return new Promise((resolve, reject) => {
     // a body that failed before anyone read it (client gone, broken framing): nothing to send
     const failed = (opts.body as { errored?: Error | null } | null)?.errored;
-    if (failed) { reject(new ForwardError(failed, false)); return; }
+    if (failed) { reject(new UpstreamRequestError(failed, false)); return; }
     const handler = new StreamHandler(ctx, performance.now(), opts, resolve, reject);
     const signal = opts.signal;
     if (signal) {
