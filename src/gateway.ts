@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from './config/types.js';
 import { Metrics } from './observability/metrics.js';
-import { cidrMatcher } from './core/cidr-matcher.js';
+import { cidrMatcher } from './core/cidr.js';
 import { HttpCache, type HttpCacheOptions } from './cache/http-cache.js';
 import { ReverseProxyListener } from './reverse/reverse-listener.js';
 import { PoolHealth } from './reverse/pool-health.js';

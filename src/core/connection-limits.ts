@@ -6,7 +6,7 @@
  */
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
-import { cidrMatcher } from './cidr-matcher.js';
+import { cidrMatcher } from './cidr.js';
 import { peerAddress } from './client-address.js';
 
 export function limitConnectionsPerIp(server: Server, max: number, exempt: readonly string[], onRefuse: (ip: string) => void): void {

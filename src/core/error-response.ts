@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { HTML_ANSWER_HEADERS, htmlAnswer, prefersHtml } from './answer-format.js';
 import { ERROR_TABLE, ProxyError, type ErrorKind } from './errors.js';
 import { isHttp2Response } from './response-sink.js';
+import { rawResponse } from './raw-response.js';
 
 function proxyStatus(err: ProxyError): string {
   return `gatehouse; error=${err.proxyStatus}${err.detail ? `; details=${JSON.stringify(err.detail.replace(/[^\x20-\x7e]/g, '?'))}` : ''}`;
@@ -66,10 +67,7 @@ export function sendError(res: ServerResponse, err: ProxyError, requestId: strin
 /** Answers on a raw socket, for errors found before node:http made a request (parse errors, header timeout): text. */
 export function sendRawError(socket: Socket, kind: ErrorKind, requestId: string): void {
   const err = new ProxyError(kind);
-  const text = textBody(err, requestId);
-  socket.end(
-    `HTTP/1.1 ${err.status} ${ERROR_TABLE[kind].text}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(text)}\r\nproxy-status: ${proxyStatus(err)}\r\nx-request-id: ${requestId}\r\n` +
-    `connection: close\r\n\r\n${text}`,
-  );
+  socket.end(rawResponse(err.status, ERROR_TABLE[kind].text, [
+    'content-type', 'text/plain; charset=utf-8', 'proxy-status', proxyStatus(err), 'x-request-id', requestId,
+  ], textBody(err, requestId)));
 }

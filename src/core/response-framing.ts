@@ -18,10 +18,3 @@ export function relayedTransferCodings(headers: Record<string, string | string[]
   if (chunked === 1 && codings.at(-1) !== 'chunked') return refuse('the upstream applied a coding after chunked');
   return codings.filter((c) => c !== 'chunked');
 }
-
-/** The head of an interim (1xx) response, for relaying to an HTTP/1.1 client. */
-export function interimHead(status: number, statusText: string, headers: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${statusText || 'Informational'}\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return `${head}\r\n`;
-}

@@ -9,7 +9,8 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.js';
 import { downstreamResponseHeaders, HOP_BY_HOP, removeHeader } from './headers.js';
-import { interimHead, relayedTransferCodings } from './response-framing.js';
+import { relayedTransferCodings } from './response-framing.js';
+import { rawHead } from './raw-response.js';
 import { ProxyError, toProxyError } from './errors.js';
 import { onClientGone } from './client-gone.js';
 import { SendTimer } from './send-timeout.js';
@@ -108,7 +109,7 @@ class StreamHandler implements Dispatcher.DispatchHandler {
       if (typeof v === 'string') list.push(name, v); else for (const x of v) list.push(name, x);
     }
     // node:http has no public call for an arbitrary 1xx (only 102 and a Link-only 103): the same raw write they use
-    (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(interimHead(status, statusText, list), 'latin1');
+    (res as unknown as { _writeRaw(data: string, encoding: string): void })._writeRaw(rawHead(status, statusText || 'Informational', list), 'latin1');
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

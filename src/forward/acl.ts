@@ -21,8 +21,7 @@
 import { BlockList, isIP } from 'node:net';
 import { compileTime, type TimeMatcher } from './acl-time.js';
 import { DomainTrie } from './domain-trie.js';
-import { parseCidr } from './cidr.js';
-import { mappedIPv4 } from './ssrf-ranges.js';
+import { mappedIPv4, parseCidr } from '../core/cidr.js';
 
 /** What the ACL sees of a request. `host` should be normalised (core/host.ts). */
 export interface AclRequest {

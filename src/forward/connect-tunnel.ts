@@ -14,11 +14,11 @@ import { makeTarget, setTarget, targetOf } from './absolute-form.js';
 import type { ForwardPolicy } from './forward-policy.js';
 import { ssrfError } from './forward-stage.js';
 import { splitHostPort } from '../core/host.js';
-import { dialTcp } from './tcp-dial.js';
+import { dial, relay } from '../core/tunnel.js';
+import { rawHead } from '../core/raw-response.js';
 import type { TlsInterceptor } from './tls-intercept.js';
-import { relay } from './tunnel-relay.js';
 
-const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+const ESTABLISHED = rawHead(200, 'Connection Established');
 
 export const connectTargetStage: Stage = {
   name: 'connect-target',
@@ -68,7 +68,7 @@ export function connectStage(policy: ForwardPolicy, interceptor: TlsInterceptor 
         upstream = await parent.connect(t.authority, connectTimeoutMs);
         ctx.upstream = { id: `parent ${parent.origin}` };
       } else {
-        upstream = await dialTcp(address!, t.port, connectTimeoutMs);
+        upstream = await dial(address!, t.port, connectTimeoutMs);
         ctx.upstream = { id: `${address!.includes(':') ? `[${address}]` : address}:${t.port}` };
       }
       ctx.upstreamMs = performance.now() - ctx.startMs;
@@ -80,7 +80,6 @@ export function connectStage(policy: ForwardPolicy, interceptor: TlsInterceptor 
       ctx.finalStatus = 200;
       ctx.upstreamStatus = 200;
       if (head.length) upstream.write(head);
-      client.setNoDelay(true);
       const r = await relay(client, upstream, idleMs);
       ctx.logFields.bytes_up = r.up;
       ctx.logFields.bytes_down = r.down;

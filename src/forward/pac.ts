@@ -11,7 +11,7 @@
 
 import { normalizeHost } from '../core/host.js';
 import { parseDomainPattern } from './domain-trie.js';
-import { parseCidr } from './cidr.js';
+import { parseCidr } from '../core/cidr.js';
 
 export const PAC_CONTENT_TYPE = 'application/x-ns-proxy-autoconfig';
 

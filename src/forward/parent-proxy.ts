@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { ProxyError } from '../core/errors.js';
 import { DomainTrie } from './domain-trie.js';
-import { dialTcp } from './tcp-dial.js';
+import { dial } from '../core/tunnel.js';
 
 const MAX_HEAD = 16 * 1024;
 
@@ -48,7 +48,7 @@ export class ParentProxy {
 
   /** Opens a tunnel to `authority` through the parent; resolves once it answered 2xx. */
   async connect(authority: string, timeoutMs: number): Promise<Socket> {
-    const socket = await dialTcp(this.host, this.port, timeoutMs);
+    const socket = await dial(this.host, this.port, timeoutMs);
     const auth = this.authorization ? `proxy-authorization: ${this.authorization}\r\n` : '';
     socket.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${auth}\r\n`);
     return new Promise((resolve, reject) => {

@@ -12,10 +12,10 @@
 
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { parseCidr } from './cidr.js';
+import { mappedIPv4, parseCidr } from '../core/cidr.js';
 import { DomainTrie } from './domain-trie.js';
 import { normalizeHost } from '../core/host.js';
-import { classifyAddress, mappedIPv4 } from './ssrf-ranges.js';
+import { classifyAddress } from './ssrf-ranges.js';
 
 export interface ResolvedAddress { readonly address: string; readonly family: 4 | 6 }
 

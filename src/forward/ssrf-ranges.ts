@@ -6,6 +6,7 @@
  */
 
 import { BlockList, isIP } from 'node:net';
+import { parseIPv6, v4FromGroups } from '../core/cidr.js';
 
 interface Range { readonly net: string; readonly prefix: number; readonly label: string }
 
@@ -58,38 +59,6 @@ function listOf(ranges: readonly Range[], type: 'ipv4' | 'ipv6'): { all: BlockLi
 
 const V4_LISTS = listOf(V4, 'ipv4');
 const V6_LISTS = listOf(V6, 'ipv6');
-
-/** The eight 16-bit groups of a valid IPv6 address (no zone id), or undefined. */
-function parseIPv6(address: string): number[] | undefined {
-  if (isIP(address) !== 6) return undefined;
-  let text = address;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    const octets = text.slice(lastColon + 1).split('.').map(Number);
-    tail.push((octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!);
-    text = `${text.slice(0, lastColon + 1)}0:0`; // two placeholder groups, replaced below
-  }
-  const [head = '', rest] = text.split('::');
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  let groups: number[];
-  if (rest === undefined) groups = parse(head);
-  else {
-    const h = parse(head);
-    const r = parse(rest);
-    groups = [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
-  }
-  if (tail.length) groups.splice(groups.length - 2, 2, ...tail);
-  return groups.length === 8 ? groups : undefined;
-}
-
-const v4FromGroups = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-
-/** The IPv4 address of an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, any spelling), else undefined. */
-export function mappedIPv4(address: string): string | undefined {
-  const g = parseIPv6(address);
-  return g && g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff ? v4FromGroups(g[6]!, g[7]!) : undefined;
-}
 
 /**
  * The IPv4 address an IPv6 address stands for, when it is IPv4-mapped (`::ffff:a.b.c.d`),

@@ -3,7 +3,7 @@
  * `X-Gatehouse-Trace: 1`) get it in a response header; the last `trace.keep` traces stay for the admin
  * API; `log.trace` puts it in the access line. With none of these, no trace is ever built.
  */
-import { cidrMatcher } from '../core/cidr-matcher.js';
+import { cidrMatcher } from '../core/cidr.js';
 import type { DecisionTrace, TraceRecord } from './decision-trace.js';
 
 export interface TraceSettings { allow: readonly string[]; keep: number; log: boolean }

@@ -14,7 +14,7 @@ import { rateLimitStage, type SharedBuckets } from '../core/limits-stage.js';
 import { compose, type Pipeline, type Stage } from '../core/pipeline.js';
 import { cacheStage } from '../cache/cache-stage.js';
 import type { HttpCache } from '../cache/http-cache.js';
-import { cidrMatcher } from '../core/cidr-matcher.js';
+import { cidrMatcher } from '../core/cidr.js';
 import type { Metrics } from '../observability/metrics.js';
 import { SniContexts } from '../tls/sni-contexts.js';
 import { traceContextStage } from '../observability/trace-context.js';

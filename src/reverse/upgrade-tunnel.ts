@@ -6,14 +6,17 @@
  * normal responses.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { createHash } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { rawHead } from '../core/raw-response.js';
+import { dialUrl, relay } from '../core/tunnel.js';
 import type { RequestContext } from '../core/context.js';
 import { downstreamResponseHeaders } from '../core/headers.js';
 import { ProxyError } from '../core/errors.js';
 
-export interface TunnelTarget { readonly url: URL; readonly tls?: import('node:tls').ConnectionOptions }
+export interface TunnelTarget { readonly url: URL; readonly tls?: ConnectionOptions }
 
 /** RFC 6455 §4.2.2: the accept key a server must answer to a Sec-WebSocket-Key. */
 function webSocketAccept(key: string): string {
@@ -37,24 +40,33 @@ function handshakeHeaders(res: IncomingMessage, via: string, id: string): string
   return headers;
 }
 
-export function tunnelUpgrade(ctx: RequestContext, target: TunnelTarget, headers: string[], connectTimeoutMs: number): Promise<void> {
+/**
+ * Opens the connection for the handshake with the shared dialer (the connect deadline covers the TCP
+ * connect), with TLS on top for an https upstream: SNI and the certificate check are for the URL's host
+ * unless the pool sets `servername`, as for the pool's other requests.
+ */
+async function openConnection(target: TunnelTarget, connectTimeoutMs: number): Promise<Duplex> {
+  const socket = await dialUrl(target.url, connectTimeoutMs);
+  if (target.url.protocol !== 'https:') return socket;
+  const host = target.url.hostname.replace(/^\[|\]$/g, '');
+  return tlsConnect({ socket, host, servername: isIP(host) ? undefined : host, ...target.tls });
+}
+
+export async function tunnelUpgrade(ctx: RequestContext, target: TunnelTarget, headers: string[], connectTimeoutMs: number): Promise<void> {
   const client = ctx.upgrade!;
-  const { url } = target;
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const connection = await openConnection(target, connectTimeoutMs);
+  if (client.socket.destroyed) {
+    connection.destroy();
+    throw new ProxyError('client_closed');
+  }
   return new Promise((resolve, reject) => {
-    const upstreamReq = send({
-      host: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80),
-      method: ctx.req.method, path: ctx.path, headers, setHost: false, agent: false, ...target.tls,
+    const upstreamReq = httpRequest({
+      method: ctx.req.method, path: ctx.path, headers, setHost: false, createConnection: () => connection,
     });
-    const connectTimer = setTimeout(() => {
-      upstreamReq.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
-    }, connectTimeoutMs);
-    upstreamReq.once('socket', (s: Socket) => s.once('connect', () => clearTimeout(connectTimer)));
-    upstreamReq.once('error', (err) => { clearTimeout(connectTimer); reject(err); });
+    upstreamReq.once('error', reject);
     client.socket.once('close', () => upstreamReq.destroy());
 
     upstreamReq.once('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
-      clearTimeout(connectTimer);
       const why = refused101(client.protocol, ctx.req.headers['sec-websocket-key'] as string | undefined, res);
       if (why) {
         upstream.destroy();
@@ -64,29 +76,20 @@ export function tunnelUpgrade(ctx: RequestContext, target: TunnelTarget, headers
       }
       ctx.upstreamStatus = 101;
       ctx.finalStatus = 101;
-      const lines = [`HTTP/1.1 101 ${res.statusMessage || 'Switching Protocols'}`];
-      const hs = handshakeHeaders(res, ctx.listener.via, ctx.id);
-      for (let i = 0; i < hs.length; i += 2) lines.push(`${hs[i]}: ${hs[i + 1]}`);
-      client.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      client.socket.write(rawHead(101, res.statusMessage || 'Switching Protocols', handshakeHeaders(res, ctx.listener.via, ctx.id)));
       if (upstreamHead.length) client.socket.write(upstreamHead);
       if (client.head.length) upstream.write(client.head);
-      upstream.setNoDelay(true);
-      client.socket.setNoDelay(true);
-      client.socket.setTimeout(0);
-      upstream.pipe(client.socket).pipe(upstream);
-      let open = 2;
-      const closed = () => { if (--open === 0) resolve(); };
-      for (const s of [upstream, client.socket]) {
-        s.once('close', closed);
-        s.once('error', () => { upstream.destroy(); client.socket.destroy(); });
-      }
-      upstream.once('end', () => client.socket.end());
-      client.socket.once('end', () => upstream.end());
+      // no idle limit: a quiet WebSocket is a normal one (its own pings keep it honest)
+      relay(client.socket, upstream, 0).then((r) => {
+        ctx.logFields.bytes_up = r.up;
+        ctx.logFields.bytes_down = r.down;
+        if (r.reason) ctx.logFields.tunnel_end = r.reason;
+        resolve();
+      }, reject);
     });
 
     upstreamReq.once('response', (res: IncomingMessage) => {
       // Not a 101: relay the upstream's answer and keep no tunnel.
-      clearTimeout(connectTimer);
       if (res.statusCode === 101) { // a 101 without Upgrade: switches to nothing the client asked
         res.socket.destroy();
         reject(new ProxyError('upstream_protocol', 'the upstream answered 101 without Upgrade'));

@@ -12,7 +12,7 @@ import type { TcpListener as TcpListenerConfig } from '../config/types.js';
 import { parseListen } from '../config/shape.js';
 import type { UpstreamPool } from '../reverse/upstream-pool.js';
 import type { Upstream } from '../reverse/upstream.js';
-import { connectUpstream } from './upstream-connect.js';
+import { dialUrl, relay } from '../core/tunnel.js';
 
 export interface TcpDeps {
   log: Logger;
@@ -72,8 +72,7 @@ export class TcpProxyListener {
     const peer = peerAddress(client);
     const cfg = this.#config;
     this.#sockets.add(client);
-    let clientClosed = false;
-    client.once('close', () => { clientClosed = true; this.#sockets.delete(client); });
+    client.once('close', () => this.#sockets.delete(client));
     client.on('error', () => client.destroy());
     const pool = this.deps.pools().get(cfg.pool);
     const logLine = (fields: Record<string, unknown>) => this.#log.info({
@@ -92,7 +91,7 @@ export class TcpProxyListener {
       upstream.inflight++;
       upstream.requests++;
       try {
-        socket = await connectUpstream(upstream, pool.config.connect_timeout);
+        socket = await dialUrl(upstream.url, pool.config.connect_timeout);
         break;
       } catch (err) {
         upstream.inflight--;
@@ -111,25 +110,12 @@ export class TcpProxyListener {
       return;
     }
     const up: Upstream = upstream;
-    const server: Socket = socket;
     const retries = tried?.size;
-    let open = clientClosed ? 1 : 2;
-    const closed = () => {
-      if (--open > 0) return;
+    // both directions count as activity on each socket; a client gone while connecting closes the upstream at once
+    void relay(client, socket, cfg.idle_timeout).then(() => {
       up.inflight--;
       logLine({ upstream: up.id, retries });
-    };
-    const cut = () => { client.destroy(); server.destroy(); };
-    server.once('close', closed);
-    server.on('error', cut);
-    if (clientClosed) { server.destroy(); return; }
-    client.once('close', closed);
-    client.on('error', cut);
-    // both directions count as activity: the client socket sees every byte either way
-    client.setTimeout(cfg.idle_timeout, cut);
-    client.setNoDelay(true);
-    client.pipe(server);
-    server.pipe(client);
+    });
     client.resume();
   }
 }

@@ -8,6 +8,8 @@ import { send } from '../helpers/http-client.js';
 import { scratch } from '../helpers/forward.js';
 import { createCa, issueLeaf } from '../../src/tls/dev-certs.js';
 import { upstreamTlsProblems } from '../../src/reverse/upstream-tls.js';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { IncomingMessage } from 'node:http';
 
 describe('https upstreams: verified by default', function () {
   this.timeout(20_000);
@@ -109,6 +111,34 @@ describe('https upstreams: verified by default', function () {
     expect([r.status, r.body]).to.deep.equal([200, 'mtls origin']);
     expect(seenClient.at(-1)).to.equal('DNS:gatehouse.test');
     expect((await send(`${proxy.url()}/no-client-cert`)).status).to.equal(502);
+  });
+
+  it('tunnels a WebSocket to an https upstream with the pool\'s TLS settings (CA, SNI) and logs its bytes; an unverifiable certificate is 502', async () => {
+    const wss = new WebSocketServer({ server: origin });
+    wss.on('connection', (ws, req) => ws.on('message', (m) => ws.send(`tls echo:${m.toString()}:${(req.socket as TLSSocket & { servername?: string | false }).servername || ''}`)));
+    try {
+      for (const [path, sni] of [['/ca', ''], ['/sni', 'origin.test']] as const) {
+        const ws = new WebSocket(`${proxy.url().replace('http', 'ws')}${path}`);
+        await once(ws, 'open');
+        ws.send('hi');
+        const [msg] = await once(ws, 'message');
+        expect(String(msg), path).to.equal(`tls echo:hi:${sni}`);
+        ws.close();
+        await once(ws, 'close');
+      }
+      let line: Record<string, unknown> | undefined;
+      for (let i = 0; i < 250 && !line; i++, await new Promise((r) => setTimeout(r, 20))) {
+        line = proxy.logs.find((l) => l.msg === 'access' && l.path === '/sni' && l.status === 101);
+      }
+      expect(line, 'access line of the tunnel').to.not.equal(undefined);
+      expect(line!.bytes_up).to.be.a('number').above(0);
+      expect(line!.bytes_down).to.be.a('number').above(0);
+      const refused = new WebSocket(`${proxy.url().replace('http', 'ws')}/default`);
+      const [req, res] = await once(refused, 'unexpected-response') as [{ destroy(): void }, IncomingMessage];
+      expect(res.statusCode).to.equal(502);
+      expect(String(res.headers['proxy-status'])).to.contain('error=tls_certificate_error');
+      req.destroy();
+    } finally { wss.close(); }
   });
 
   it('reports unreadable tls files by key', () => {
