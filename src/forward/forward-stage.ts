@@ -7,7 +7,8 @@
 import type { Dispatcher } from 'undici';
 import { ProxyError } from '../core/errors.js';
 import { forwardedForValue, forwardedValues } from '../core/client-address.js';
-import { bodyUnread, clientFailure, sendUpstream, requestHasBody, neverReachedUpstream, type UpstreamRequestError } from '../core/upstream-request.js';
+import { sendUpstream, requestHasBody } from '../core/upstream-request.js';
+import { sendWithRetries } from '../core/upstream-retry.js';
 import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import { watchRequestBody } from '../core/body-watch.js';
@@ -70,12 +71,10 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
         if (parent.authorization) headers.push('proxy-authorization', parent.authorization);
         ctx.upstream = { id: `parent ${parent.origin}` };
         ctx.trace?.step('parent', { parent: parent.origin });
-        try {
-          await send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`);
-        } catch (e) {
-          const cause = (e as UpstreamRequestError).cause ?? e;
-          throw clientFailure(ctx, cause) ?? cause;
-        }
+        // the parent resolves and retries itself: one attempt
+        await sendWithRetries(ctx, body, origin, {
+          retryResets: false, send: () => send(pool, origin, `${t.scheme}://${t.authority}${ctx.path}`), next: () => undefined,
+        });
         return;
       }
       const v = await checked(t);
@@ -84,24 +83,22 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
         : { host: t.host, verdict: 'allowed', address: v.address, addresses: v.addresses.map((a) => a.address) });
       if ('denied' in v) throw ssrfError(v);
       // Every address was checked: when one refuses a connection, the next one may serve (as browsers and Squid do).
-      for (let i = 0; ; i++) {
-        const { pool, origin } = pools.get({
-          scheme: t.scheme, address: v.addresses[i]?.address ?? v.address, port: t.port, connectTimeoutMs,
-          servername: t.scheme === 'https' && t.kind === 'name' ? t.host : undefined, ca: policy.upstreamCa,
-        });
-        ctx.upstream = { id: origin };
-        try {
-          await send(pool, origin, ctx.path);
-          return;
-        } catch (e) {
-          const fe = e as UpstreamRequestError;
-          const cause = fe.cause ?? e;
-          const code = (cause as { code?: string }).code ?? '';
-          if (fe.responded || !bodyUnread(body) || !neverReachedUpstream(code) || i + 1 >= v.addresses.length) throw clientFailure(ctx, cause) ?? cause;
-          ctx.logFields.address_fallback = i + 1;
-          ctx.trace?.step('retry', { from: origin, why: code, next: v.addresses[i + 1]?.address });
-        }
-      }
+      await sendWithRetries(ctx, body, 0, {
+        retryResets: false,
+        send: (i) => {
+          const { pool, origin } = pools.get({
+            scheme: t.scheme, address: v.addresses[i]?.address ?? v.address, port: t.port, connectTimeoutMs,
+            servername: t.scheme === 'https' && t.kind === 'name' ? t.host : undefined, ca: policy.upstreamCa,
+          });
+          ctx.upstream = { id: origin };
+          return send(pool, origin, ctx.path);
+        },
+        next: (i) => (i + 1 < v.addresses.length ? i + 1 : undefined),
+        retrying: (_from, next, why) => {
+          ctx.logFields.address_fallback = next;
+          ctx.trace?.step('retry', { from: (ctx.upstream as { id: string }).id, why, next: v.addresses[next]?.address });
+        },
+      });
     },
   };
 }

@@ -6,17 +6,14 @@ import { ProxyError } from '../core/errors.js';
 import { onClientGone } from '../core/client-gone.js';
 import { watchRequestBody } from '../core/body-watch.js';
 import type { Limits } from '../config/types.js';
-import { bodyUnread, clientFailure, sendUpstream, requestHasBody, neverReachedUpstream, type UpstreamRequestError } from '../core/upstream-request.js';
+import { sendUpstream, requestHasBody, type UpstreamRequestError } from '../core/upstream-request.js';
+import { sendWithRetries } from '../core/upstream-retry.js';
 import { upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { Upstream } from './upstream.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** A reset before any response byte: the request may or may not have been acted on, so idempotent ones only. */
-const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 
 export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
@@ -54,7 +51,6 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       });
       const body = !ctx.upgrade && requestHasBody(req) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
       const bodyWatch = body ? watchRequestBody(req, ctx.res, deps.limits) : undefined;
-      const idempotent = IDEMPOTENT.has(method);
       // balancers hash the real client, not the load balancer in front of us
       const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
       // shared ip-sticky pools: learn the fleet's pin for this client first (bounded by shared.timeout)
@@ -65,28 +61,31 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       let pinned = ctx.slots.pinnedUpstream === undefined ? undefined : pool.find(ctx.slots.pinnedUpstream);
       if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
       // 503 only when nothing was available to begin with (health checks marked every upstream down)
-      let next = pinned ?? pool.pick(pick, tried);
+      const first = pinned ?? pool.pick(pick, tried);
       ctx.trace?.step('balancer', {
         pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.slots.pinnedUpstream,
-        candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: next?.id,
+        candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: first?.id,
       });
-      if (!next) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
-      for (let attempt = 0; ; attempt++) {
-        const upstream: Upstream = next;
-        ctx.upstream = upstream;
-        upstream.inflight++;
-        upstream.requests++;
-        // the sticky cookie names the upstream about to answer; taken back below if it fails, so failover rewrites it
-        const cookie = pool.stickyCookie(pick, upstream);
-        const cookieAt = cookie ? (ctx.extraResponseHeaders?.length ?? 0) : -1;
-        if (cookie) ctx.addResponseHeader('set-cookie', cookie);
-        if (pool.config.sticky) ctx.trace?.step('sticky', { mode: pool.config.sticky.mode, upstream: upstream.id, cookie_set: cookie !== undefined });
-        let slot = false;
-        const traced = ctx.trace?.step('upstream', { upstream: upstream.id, attempt });
-        try {
-          if (ctx.upgrade) {
-            await tunnelUpgrade(ctx, upstream, headers, pool.config.connect_timeout);
-          } else {
+      if (!first) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
+      let traced: ReturnType<NonNullable<RequestContext['trace']>['step']> | undefined;
+      await sendWithRetries<Upstream>(ctx, body, first, {
+        retryResets: true,
+        send: async (upstream, attempt) => {
+          ctx.upstream = upstream;
+          upstream.inflight++;
+          upstream.requests++;
+          // the sticky cookie names the upstream about to answer; taken back if it fails, so failover rewrites it
+          const cookie = pool.stickyCookie(pick, upstream);
+          const cookieAt = cookie ? (ctx.extraResponseHeaders?.length ?? 0) : -1;
+          if (cookie) ctx.addResponseHeader('set-cookie', cookie);
+          if (pool.config.sticky) ctx.trace?.step('sticky', { mode: pool.config.sticky.mode, upstream: upstream.id, cookie_set: cookie !== undefined });
+          let slot = false;
+          traced = ctx.trace?.step('upstream', { upstream: upstream.id, attempt });
+          try {
+            if (ctx.upgrade) {
+              await tunnelUpgrade(ctx, upstream, headers, pool.config.connect_timeout);
+              return;
+            }
             // the fast path stays synchronous: a chunked body's limiter must meet undici's error listener before it can fail
             if (!upstream.slots.tryTake()) await waitForSlot(ctx, upstream, pool.config.queue_timeout);
             slot = true;
@@ -97,37 +96,32 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
             ctx.upstreamMs = r.headMs;
             if (traced) { traced.status = r.status; traced.head_us = Math.round(r.headMs * 1000); }
             deps.onResult?.(pool, upstream, undefined, r.status);
+          } catch (e) {
+            if (cookieAt >= 0 && !(e as UpstreamRequestError).responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
+            throw e;
+          } finally {
+            upstream.inflight--;
+            if (slot) upstream.slots.release();
           }
-          return;
-        } catch (e) {
-          const fe = e as UpstreamRequestError;
-          const cause = fe.cause ?? e;
-          if (cookieAt >= 0 && !fe.responded) ctx.extraResponseHeaders!.splice(cookieAt, 2);
-          // a full queue is not the upstream's failure
-          if (cause instanceof ProxyError && cause.kind === 'upstream_busy') throw cause;
-          // the client's mistakes and departures (and its slowness: body or send timeout) are never the upstream's failures (passive health)
-          const clientError = clientFailure(ctx, cause);
-          if (clientError) throw clientError;
+        },
+        failed: (upstream, cause, code) => {
           upstream.failures++;
           deps.onResult?.(pool, upstream, cause);
-          const code = (cause as { code?: string }).code ?? '';
           if (traced) traced.failed = code || (cause as Error).message;
-          // a body stream nobody has read from yet can still be handed to another upstream
-          const retryable = bodyUnread(body) && (neverReachedUpstream(code) || (idempotent && RESET.has(code)));
-          if (fe.responded || ctx.upgrade || !retryable || attempt >= pool.config.retries) throw cause;
+        },
+        next: (upstream, attempt) => {
+          if (ctx.upgrade || attempt >= pool.config.retries) return undefined;
           (tried ??= new Set()).add(upstream);
-          next = pool.pick(pick, tried);
           // every upstream tried: the answer names what went wrong (refused, reset…), not "no healthy upstream"
-          if (!next) throw cause;
+          return pool.pick(pick, tried);
+        },
+        retrying: (upstream, nextUpstream, why, attempt) => {
           deps.metrics.retries.labels(pool.name).inc();
-          ctx.logFields.retries = attempt + 1;
-          ctx.trace?.step('retry', { from: upstream.id, why: code || (cause as Error).message, next: next.id });
-          ctx.log.info({ upstream: upstream.id, code, attempt: attempt + 1, next: next.id }, 'retrying on another upstream');
-        } finally {
-          upstream.inflight--;
-          if (slot) upstream.slots.release();
-        }
-      }
+          ctx.logFields.retries = attempt;
+          ctx.trace?.step('retry', { from: upstream.id, why, next: nextUpstream.id });
+          ctx.log.info({ upstream: upstream.id, code: why, attempt, next: nextUpstream.id }, 'retrying on another upstream');
+        },
+      });
     },
   };
 }
