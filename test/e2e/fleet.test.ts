@@ -88,7 +88,7 @@ describe('e2e: a fleet sharing Redis', function () {
     const r = await shoot(agent, `${members[2]!.url()}/other`, { method: 'PURGE', headers: host });
     expect(r.status).to.equal(200);
     for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 0, 15_000), 'PURGE spread').to.equal(true);
-    expect(members[1]!.logs.some((l) => l.msg === 'cache purged' && l.source === 'fleet')).to.equal(true);
+    expect(await waitFor(() => members[1]!.logs.some((l) => l.msg === 'cache purged' && l.source === 'fleet'), 15_000)).to.equal(true);
   });
 
   it('pool changes from the admin API spread, reach a late instance, and a reload drops them with a log line', async () => {

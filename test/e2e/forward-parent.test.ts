@@ -40,8 +40,8 @@ describe('forward proxy: parent proxy chaining', () => {
     expect(r.status).to.equal(200);
     // the parent consumed its own Proxy-Authorization; the origin sees both hops in Via
     expect(r.body).to.equal('via=1.1 child, 1.1 parent auth=none');
-    expect(parent.logs.find((l) => l.msg === 'access' && l.status === 200)).to.include({ user: 'child', rule: 'children' });
-    expect(child.logs.find((l) => l.msg === 'access')).to.include({ upstream: `parent http://127.0.0.1:${portOf(parent)}` });
+    expect(await logLine(parent.logs, (l) => l.msg === 'access' && l.status === 200)).to.include({ user: 'child', rule: 'children' });
+    expect(await logLine(child.logs, (l) => l.msg === 'access')).to.include({ upstream: `parent http://127.0.0.1:${portOf(parent)}` });
   });
 
   it('opens CONNECT tunnels through the parent; the client verifies the origin end to end', async function () {

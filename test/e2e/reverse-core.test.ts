@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer, WebSocket } from 'ws';
-import { startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { logLine, startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { refusedUrl } from '../helpers/addresses.js';
 
 /** A whole response head has arrived. */
@@ -273,6 +273,8 @@ describe('reverse proxy core', () => {
       const newId = replaced.headers.get('x-request-id')!;
       expect(newId).to.match(/^[0-9a-f-]{36}$/);
       expect(o.seen[1]!.headers['x-request-id']).to.equal(newId);
+      // access lines are written just after their responses
+      for (const id of ['abc-123', newId]) await logLine(p.logs, (l) => l.msg === 'access' && l.reqId === id);
       const access = p.logs.filter((l) => l.msg === 'access');
       expect(access.map((l) => l.reqId)).to.deep.equal(['abc-123', newId]);
       expect(access[0]).to.include({ method: 'GET', path: '/', status: 200, route: 'route0', pool: 'app', upstream: o.url, upstream_status: 200, node: 'test' });
