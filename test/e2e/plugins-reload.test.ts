@@ -51,8 +51,8 @@ describe('plugins e2e: hot reload', function () {
     origin = await startOrigin((req, res) => { req.resume(); res.end(`origin saw ${req.headers['x-version']}`); });
     proxy = await startProxy({
       // watch on (the default): file events and reload() race, as in production; a hook call on a loaded
-      // machine must never time out here (timeouts are not the subject)
-      plugins: { dir: dir.dir, timeout: '10s' },
+      // machine must never reach a limit here (limits are not the subject): seconds of wall and CPU time
+      plugins: { dir: dir.dir, timeout: '10s', cpu_limit: '5s' },
       reverse: [{ routes: [{ match: {}, pool: 'app', plugins: ['versioned.js'] }] }],
       pools: { app: { upstreams: [{ url: origin.url }] } },
     });
@@ -107,7 +107,7 @@ describe('plugins e2e: hot reload', function () {
     const before = proxy.gateway.plugins.list()[0];
     const next = buildConfig({
       node_id: 'gh-test', admin: { listen: '' },
-      plugins: { dir: dir.dir, timeout: '20s', memory_limit: '16MB' },
+      plugins: { dir: dir.dir, timeout: '20s', cpu_limit: '6s', memory_limit: '16MB' },
       reverse: [{ listen: proxy.gateway.config.reverse[0]!.listen, routes: [{ match: {}, pool: 'app', plugins: ['versioned.js'] }] }],
       pools: { app: { upstreams: [{ url: origin.url }] } },
     }, { env: {} });
@@ -163,7 +163,7 @@ describe('plugins e2e: the command line (startup refusal, SIGHUP, POST /reload)'
 node_id: cli-test
 log: { level: warn }
 admin: { listen: "${ownAddress(admin)}" }
-plugins: { dir: ${JSON.stringify(dir.dir)}, watch: false, timeout: 10s }
+plugins: { dir: ${JSON.stringify(dir.dir)}, watch: false, timeout: 10s, cpu_limit: 5s }
 reverse:
   - listen: ${ownAddress(port)}
     routes:
