@@ -4,7 +4,7 @@ import { startOrigin, startProxy, type TestProxy } from '../helpers/loopback.js'
 import { closesWithin, getWithin, openSocket, waitFor } from '../helpers/raw-socket.js';
 
 describe('connection caps per client address', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
 
@@ -29,7 +29,7 @@ describe('connection caps per client address', function () {
   /** Waits until the proxy's reverse listener holds at most `n` connections. */
   async function waitForConnections(p: TestProxy, n: number): Promise<void> {
     const server = p.gateway.reverseListeners[0]!.listener.server;
-    const end = Date.now() + 5000;
+    const end = Date.now() + 15_000;
     for (;;) {
       const count = await new Promise<number>((resolve) => server.getConnections((_e, c) => resolve(c)));
       if (count <= n) return;
@@ -46,7 +46,7 @@ describe('connection caps per client address', function () {
     const { p, port } = await proxy({ max_connections: 20, max_connections_per_ip: 5 });
     const attack = await idle(port, '127.0.0.2', 25);
     await waitFor(() => openCount(attack) === 5, 5000, 'the proxy to close the surplus');
-    const r = await getWithin(`${p.url()}/`, 5000);
+    const r = await getWithin(`${p.url()}/`, 15_000);
     expect([r.status, r.body]).to.deep.equal([200, 'ok']);
     const other = await idle(port, '127.0.0.3', 5);
     expect(await stayOpen(other)).to.deep.equal([true, true, true, true, true]);
@@ -63,7 +63,7 @@ describe('connection caps per client address', function () {
     const counted = await idle(port, '127.0.0.5', 6);
     await waitFor(() => openCount(counted) === 2, 5000, 'the proxy to close the surplus');
     expect((await stayOpen(exempt)).every(Boolean)).to.equal(true);
-    expect((await getWithin(`${p.url()}/`, 5000)).status).to.equal(200);
+    expect((await getWithin(`${p.url()}/`, 15_000)).status).to.equal(200);
   });
 
   it('at the global cap refuses the newest connection and keeps established ones', async () => {
@@ -71,11 +71,11 @@ describe('connection caps per client address', function () {
     const first = await idle(port, '127.0.0.6', 3);
     const second = await idle(port, '127.0.0.7', 3);
     const [late] = await idle(port, '127.0.0.8', 1);
-    expect(await closesWithin(late!, 5000)).to.equal(true, 'the newest connection is refused');
+    expect(await closesWithin(late!, 15_000)).to.equal(true, 'the newest connection is refused');
     expect(openCount([...first, ...second])).to.equal(6);
     first[0]!.destroy();
     await waitForConnections(p, 5);
-    const r = await getWithin(`${p.url()}/`, 5000);
+    const r = await getWithin(`${p.url()}/`, 15_000);
     expect(r.status).to.equal(200);
   });
 });

@@ -54,11 +54,11 @@ describe('edge: request framing, property-based differential', function () {
     c.send(bytes);
     const responses: RawResponse[] = [];
     while (responses.length < reqs.length) {
-      const r = await c.response({ timeoutMs: 3000, head: reqs[responses.length]?.bytes.startsWith('HEAD') });
+      const r = await c.response({ timeoutMs: 15_000, head: reqs[responses.length]?.bytes.startsWith('HEAD') });
       if (!r) break;
       responses.push(r);
     }
-    const closed = valid < reqs.length ? await c.waitClosed(3000) : false;
+    const closed = valid < reqs.length ? await c.waitClosed(15_000) : false;
     c.close();
     const why = `${reqs.map((r) => r.label).join(' | ')}\n${JSON.stringify(bytes)}`;
 

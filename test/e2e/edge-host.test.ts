@@ -1,7 +1,8 @@
 /** Edge: the Host header on reverse listeners, and client mistakes never counting against an upstream's health. */
 import { expect } from 'chai';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { logLine, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { waitFor } from '../helpers/raw-socket.js';
 
 const portOf = (url: string) => Number(new URL(url).port);
 
@@ -119,9 +120,12 @@ describe('edge: client errors past the head never count against an upstream', ()
     const c = await RawClient.open(port);
     c.send('POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\nhalf');
     // wait until the head reached the origin, then leave
-    for (let i = 0; i < 100 && !origin.text().includes('\r\n\r\nhalf'); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => origin.text().includes('\r\n\r\nhalf'), 15_000, 'the head to reach the origin');
+    const posts = () => proxy.logs.filter((l) => l.msg === 'access' && l.method === 'POST');
+    const earlier = posts().length;
     c.socket.resetAndDestroy();
-    await new Promise((r) => setTimeout(r, 200));
+    // the proxy is done with the request once it logs it: any ejection would have been decided by then
+    await logLine(proxy.logs, (l) => l.msg === 'access' && l.method === 'POST' && posts().indexOf(l) >= earlier);
     expect(ejected()).to.deep.equal([]);
   });
 });

@@ -5,7 +5,7 @@ import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.j
 
 const portOf = (url: string) => Number(new URL(url).port);
 const chunkedWithTrailers = (trailers: string) =>
-  `POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n${trailers}\r\n`;
+  `POST /t HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n${trailers}\r\n`;
 
 describe('edge: limits', () => {
   let origin: RecordingOrigin;

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { exchange, okReply, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
 import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { waitFor } from '../helpers/raw-socket.js';
 
 const portOf = (url: string) => Number(new URL(url).port);
 const req = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
@@ -65,7 +66,7 @@ describe('edge: pipelining', () => {
   it('a chunked body that breaks after the head went upstream is answered 400 (not 502), and the connection closes', async () => {
     const c = await RawClient.open(port);
     c.send('POST /stream HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
-    for (let i = 0; i < 100 && !origin.text().includes('hello'); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => origin.text().includes('hello'), 15_000, 'the first chunk to reach the origin');
     c.send('zz\r\n');
     const r = await c.response();
     expect(r?.status).to.equal(400);

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin, type SeenRequest } from '../helpers/raw-http.js';
 import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { waitFor } from '../helpers/raw-socket.js';
 
 const portOf = (url: string) => Number(new URL(url).port);
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -44,8 +45,7 @@ describe('edge: upgrades', () => {
     expect(r?.status).to.equal(101);
     expect(r?.headers['sec-websocket-accept']).to.equal(acceptFor(KEY));
     c.send('frame');
-    await new Promise((res) => setTimeout(res, 100));
-    for (let i = 0; i < 50 && !c.pending.toString().includes('echo:frame'); i++) await new Promise((res) => setTimeout(res, 20));
+    await waitFor(() => c.pending.toString().includes('echo:frame'), 15_000, 'the echo');
     expect(c.pending.toString()).to.equal('echo:frame');
     c.close();
   });

@@ -13,7 +13,7 @@ import { loadAgent, runLoad, shoot, waitFor } from '../helpers/load.js';
 import { requireRedisServer, startRedis, type TestRedis } from '../helpers/redis.js';
 
 describe('e2e: a fleet sharing Redis', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   const agent = loadAgent();
   let redis: TestRedis | undefined;
   let origins: Origin[] = [];
@@ -79,16 +79,16 @@ describe('e2e: a fleet sharing Redis', function () {
     const host = { host: 'site.example' };
     for (const m of members) { await shoot(agent, `${m.url()}/page`, { headers: host }); await shoot(agent, `${m.url()}/other`, { headers: host }); }
     expect(origins[0]!.seen.length, 'each instance filled its own cache').to.equal(6);
-    for (const m of members) expect(m.gateway.cache.stats().entries).to.equal(2);
+    for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 2, 15_000), 'both stored').to.equal(true);
 
     const purge = await admin(members[0]!, 'POST', '/cache/purge', { prefix: '/page' });
     expect(purge.status).to.equal(200);
-    for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 1, 5_000), 'purged everywhere').to.equal(true);
+    for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 1, 15_000), 'purged everywhere').to.equal(true);
     // the PURGE method spreads the same way
     const r = await shoot(agent, `${members[2]!.url()}/other`, { method: 'PURGE', headers: host });
     expect(r.status).to.equal(200);
-    for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 0, 5_000), 'PURGE spread').to.equal(true);
-    expect(members[1]!.logs.some((l) => l.msg === 'cache purged' && l.source === 'fleet')).to.equal(true);
+    for (const m of members) expect(await waitFor(() => m.gateway.cache.stats().entries === 0, 15_000), 'PURGE spread').to.equal(true);
+    expect(await waitFor(() => members[1]!.logs.some((l) => l.msg === 'cache purged' && l.source === 'fleet'), 15_000)).to.equal(true);
   });
 
   it('pool changes from the admin API spread, reach a late instance, and a reload drops them with a log line', async () => {
@@ -97,11 +97,11 @@ describe('e2e: a fleet sharing Redis', function () {
     const config = { reverse: [{ routes: [{ match: {}, pool: 'app' }] }], pools: { app: { upstreams: [{ url: a.url }, { url: b.url }] } } };
     const [one, two] = await fleet(2, config);
     expect((await admin(one!, 'POST', '/pools/app/upstreams', { url: c.url, weight: 2 })).status).to.equal(201);
-    expect(await waitFor(() => upstreamsOf(two!).includes(`${c.url} w2`), 5_000), 'add spread').to.equal(true);
+    expect(await waitFor(() => upstreamsOf(two!).includes(`${c.url} w2`), 15_000), 'add spread').to.equal(true);
     expect((await admin(two!, 'PATCH', `/pools/app/upstreams?url=${encodeURIComponent(c.url)}`, { weight: 3 })).status).to.equal(200);
-    expect(await waitFor(() => upstreamsOf(one!).includes(`${c.url} w3`), 5_000), 'weight spread').to.equal(true);
+    expect(await waitFor(() => upstreamsOf(one!).includes(`${c.url} w3`), 15_000), 'weight spread').to.equal(true);
     expect((await admin(two!, 'DELETE', `/pools/app/upstreams?url=${encodeURIComponent(a.url)}`)).status).to.equal(200);
-    expect(await waitFor(() => upstreamsOf(one!).join() === [`${b.url} w1`, `${c.url} w3`].join(), 5_000), 'removal spread').to.equal(true);
+    expect(await waitFor(() => upstreamsOf(one!).join() === [`${b.url} w1`, `${c.url} w3`].join(), 15_000), 'removal spread').to.equal(true);
 
     // an instance started later replays the changes recorded in Redis
     const [late] = await fleet(1, config, { key_prefix: one!.gateway.config.shared.key_prefix });
@@ -152,7 +152,7 @@ describe('e2e: a fleet sharing Redis', function () {
     const results = await load;
     expect(results.filter((r) => r.status !== 200), 'lost requests').to.deep.equal([]);
     for (const m of members) {
-      expect(await waitFor(() => m.logs.some((l) => l.msg?.toString().startsWith('shared state unavailable')), 5_000)).to.equal(true);
+      expect(await waitFor(() => m.logs.some((l) => l.msg?.toString().startsWith('shared state unavailable')), 15_000)).to.equal(true);
       expect(m.logs.filter((l) => l.msg?.toString().startsWith('shared state unavailable')), 'logged once').to.have.length(1);
       expect(await metric(m, 'gatehouse_shared_fallbacks_total'), 'local decisions counted').to.be.above(0);
       expect(await metric(m, 'gatehouse_shared_up')).to.equal(0);
@@ -160,8 +160,8 @@ describe('e2e: a fleet sharing Redis', function () {
     // a change made while Redis is down reaches the other instance once it is back
     expect((await admin(members[0]!, 'POST', '/pools/app/upstreams', { url: c.url })).status).to.equal(201);
     await redis!.restart();
-    for (const m of members) expect(await waitFor(() => m.logs.some((l) => l.msg === 'shared state is back; resyncing'), 10_000), 'back').to.equal(true);
-    expect(await waitFor(() => upstreamsOf(members[1]!).includes(`${c.url} w1`), 5_000), 'change made during the outage spread').to.equal(true);
+    for (const m of members) expect(await waitFor(() => m.logs.some((l) => l.msg === 'shared state is back; resyncing'), 15_000), 'back').to.equal(true);
+    expect(await waitFor(() => upstreamsOf(members[1]!).includes(`${c.url} w1`), 15_000), 'change made during the outage spread').to.equal(true);
     expect(await metric(members[0]!, 'gatehouse_shared_up')).to.equal(1);
   });
 
@@ -183,7 +183,7 @@ describe('e2e: a fleet sharing Redis', function () {
       const started = await waitFor(async () => {
         const s = await fetch(`${admin}/status`).then((r) => r.json() as Promise<{ workers_running?: number }>, () => undefined);
         return s?.workers_running === 2;
-      }, 20_000, 100);
+      }, 30_000, 100);
       expect(started, 'cluster started').to.equal(true);
       const [other] = await fleet(1, config, { key_prefix: prefix });
       // a fresh connection per request, so the cluster hands them to both workers
@@ -198,7 +198,7 @@ describe('e2e: a fleet sharing Redis', function () {
 
       const added = await fetch(`${admin}/pools/app/upstreams`, { method: 'POST', body: JSON.stringify({ url: b.url }) });
       expect(added.status).to.equal(201);
-      expect(await waitFor(() => upstreamsOf(other!).includes(`${b.url} w1`), 5_000), 'a change on the cluster reached the other instance').to.equal(true);
+      expect(await waitFor(() => upstreamsOf(other!).includes(`${b.url} w1`), 15_000), 'a change on the cluster reached the other instance').to.equal(true);
     } finally {
       cli.child.kill('SIGTERM');
       await cli.output;
@@ -217,8 +217,9 @@ describe('e2e: a fleet sharing Redis', function () {
       const results = await runLoad(20, 4, () => shoot(agent, `${m!.url()}/`));
       const perRequest = (performance.now() - t0) / 5; // 20 requests, 4 at a time: 5 rounds
       expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
-      // each waited about the budget (300 ms), never for Redis itself: wide bound for a loaded machine
-      expect(perRequest).to.be.below(3_000);
+      // each waited about the budget (300 ms), never for Redis itself (paused: it never answers): a wide
+      // bound, for a loaded machine
+      expect(perRequest).to.be.below(10_000);
       expect(await metric(m!, 'gatehouse_shared_fallbacks_total')).to.be.at.least(20);
       expect(m!.logs.filter((l) => String(l.msg).startsWith('shared state slower than shared.timeout'))).to.have.length(1);
     } finally {
@@ -249,6 +250,7 @@ describe('e2e: a fleet sharing Redis', function () {
 
       const [wrong] = await fleet(1, config, { redis: secure.url.replace('rediss://', 'rediss://default:nope@'), tls_ca: join(dir, 'ca.pem') });
       expect(wrong!.gateway.fleet!.state.up).to.equal(false);
+      expect(await waitFor(() => wrong!.logs.some((l) => l.msg?.toString().startsWith('shared state unavailable')), 15_000)).to.equal(true);
       expect(wrong!.logs.filter((l) => l.msg?.toString().startsWith('shared state unavailable'))).to.have.length(1);
       expect((await shoot(agent, `${wrong!.url()}/`)).status, 'serves on local state').to.equal(200);
     } finally {

@@ -9,7 +9,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { createCa } from '../../src/tls/dev-certs.js';
 import { curl, hasCurl, scratch, startTlsOrigin, stubLookup, type TlsOrigin } from '../helpers/forward.js';
-import { startProxy, type TestProxy } from '../helpers/loopback.js';
+import { logLine, startProxy, type TestProxy } from '../helpers/loopback.js';
 
 /** Sends a CONNECT and resolves with the answer head and the socket (open when the answer was 200). */
 async function openTunnel(proxyPort: number, authority: string, extra = ''): Promise<{ head: string; socket: Socket }> {
@@ -71,8 +71,7 @@ describe('forward proxy: CONNECT', () => {
     expect(head).to.match(/^HTTP\/1\.1 200 Connection Established/);
     socket.end('not really tls');
     await once(socket.resume(), 'close');
-    await new Promise((r) => setTimeout(r, 50));
-    const line = proxy.logs.find((l) => l.msg === 'access' && l.method === 'CONNECT' && l.bytes_up === 14);
+    const line = await logLine(proxy.logs, (l) => l.msg === 'access' && l.method === 'CONNECT' && l.bytes_up === 14);
     expect(line).to.include({ status: 200, path: `secure.test:${origin.port}` });
     expect(line!.bytes_down).to.be.a('number');
     expect(line!.ms).to.be.a('number');
@@ -140,9 +139,8 @@ describe('forward proxy: CONNECT', () => {
       const t0 = Date.now();
       await once(socket.resume(), 'close');
       // not before the idle timeout; the upper bound only says it does end (a loaded machine is slow)
-      expect(Date.now() - t0).to.be.within(150, 10_000);
-      await new Promise((r) => setTimeout(r, 20));
-      expect(p.logs.find((l) => l.method === 'CONNECT')).to.include({ tunnel_end: 'idle_timeout' });
+      expect(Date.now() - t0).to.be.within(150, 15_000);
+      expect(await logLine(p.logs, (l) => l.method === 'CONNECT')).to.include({ tunnel_end: 'idle_timeout' });
     } finally { await p.close(); quiet.close(); }
   });
 });
@@ -168,13 +166,10 @@ describe('forward proxy: TLS interception', () => {
       const blocked = await curl(['-x', p.forwardUrl(), '--cacert', ca, `https://secure.test:${origin.port}/blocked/x`]);
       expect(blocked.status).to.equal(403);
       expect(blocked.body).to.include('block_urls[0]');
-      const inner = p.logs.find((l) => l.msg === 'access' && l.path === '/inside');
+      const inner = await logLine(p.logs, (l) => l.msg === 'access' && l.path === '/inside');
       expect(inner).to.include({ status: 200, upstream: `https://127.0.0.1:${origin.port}` });
       // the tunnel itself: one line when it closed, with the TLS bytes each way
-      let tunnel: Record<string, unknown> | undefined;
-      for (let i = 0; i < 100 && !tunnel; i++, await new Promise((done) => setTimeout(done, 20))) {
-        tunnel = p.logs.find((l) => l.msg === 'access' && l.method === 'CONNECT');
-      }
+      const tunnel = await logLine(p.logs, (l) => l.msg === 'access' && l.method === 'CONNECT');
       expect(tunnel).to.include({ status: 200, intercepted: true });
       expect(tunnel!.bytes_up).to.be.above(100);
       expect(tunnel!.bytes_down).to.be.above(500); // at least the minted certificate

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import { basic, curl, hasCurl, scratch, startTlsOrigin, stubLookup, viaProxy, type TlsOrigin } from '../helpers/forward.js';
-import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { logLine, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 
 const aprMd5 = createRequire(import.meta.url)('apache-md5') as (password: string) => string;
 const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
@@ -40,8 +40,8 @@ describe('forward proxy: parent proxy chaining', () => {
     expect(r.status).to.equal(200);
     // the parent consumed its own Proxy-Authorization; the origin sees both hops in Via
     expect(r.body).to.equal('via=1.1 child, 1.1 parent auth=none');
-    expect(parent.logs.find((l) => l.msg === 'access' && l.status === 200)).to.include({ user: 'child', rule: 'children' });
-    expect(child.logs.find((l) => l.msg === 'access')).to.include({ upstream: `parent http://127.0.0.1:${portOf(parent)}` });
+    expect(await logLine(parent.logs, (l) => l.msg === 'access' && l.status === 200)).to.include({ user: 'child', rule: 'children' });
+    expect(await logLine(child.logs, (l) => l.msg === 'access')).to.include({ upstream: `parent http://127.0.0.1:${portOf(parent)}` });
   });
 
   it('opens CONNECT tunnels through the parent; the client verifies the origin end to end', async function () {
@@ -50,8 +50,7 @@ describe('forward proxy: parent proxy chaining', () => {
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(r.body).to.equal('tls through two proxies');
     // a tunnel is logged when it closes, a moment after curl's exit
-    for (let i = 0; i < 50 && !parent.logs.some((l) => l.method === 'CONNECT'); i++) await new Promise((res) => setTimeout(res, 20));
-    expect(parent.logs.find((l) => l.method === 'CONNECT')).to.include({ status: 200, user: 'child' });
+    expect(await logLine(parent.logs, (l) => l.method === 'CONNECT')).to.include({ status: 200, user: 'child' });
   });
 
   it('reaches direct_domains without the parent (and with the local SSRF guard)', async () => {

@@ -20,7 +20,7 @@ async function stillServes(port: number): Promise<number> {
 }
 
 describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h2, raw frames)', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   let origin: Origin;
   let proxy: TestProxy;
   let port: number;
@@ -37,7 +37,7 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
     proxy = await startProxy({
       reverse: [{
         http2: { cleartext: true, max_concurrent_streams: 2, max_resets: 60, resets_per_second: 1, max_pings: 20, max_settings: 20 },
-        limits: { max_header_size: '8KB', idle_timeout: '1s' },
+        limits: { max_header_size: '8KB', idle_timeout: '60s' }, // idle_timeout has its own test and proxy
         routes: [{ match: {}, pool: 'app' }],
       }],
       pools: { app: { upstreams: [{ url: origin.url }], response_timeout: '20s' } },
@@ -55,7 +55,7 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
 
   it('a body left unread after the answer (respond route) ends with its stream (RST_STREAM), the connection stays', async () => {
     const own = await startProxy({
-      reverse: [{ http2: { cleartext: true }, limits: { body_timeout: '500ms', idle_timeout: '30s' }, routes: [{ match: {}, respond: { status: 200, body: 'answered' } }] }],
+      reverse: [{ http2: { cleartext: true }, limits: { body_timeout: '20s', idle_timeout: '30s' }, routes: [{ match: {}, respond: { status: 200, body: 'answered' } }] }],
     });
     try {
       const c = await RawH2.open(Number(new URL(own.url()).port));
@@ -153,11 +153,11 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
     const session = h2connect(`http://127.0.0.1:${port}`);
     const stream = session.request({ ':path': '/stall', ':authority': 'h2.test', 'x-mark': 'leaving' });
     stream.on('error', () => {});
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     while (!origin.seen.some((r) => r.headers['x-mark'] === 'leaving') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     session.destroy();
     let line: Record<string, unknown> | undefined;
-    while (!line && Date.now() < deadline + 5000) {
+    while (!line && Date.now() < deadline + 15_000) {
       line = proxy.logs.find((l) => l.msg === 'access' && l.path === '/stall' && l.status === 499);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -242,16 +242,23 @@ describe('HTTP/2 downstream: malformed requests and hostile clients (cleartext h
   });
 
   it('closes an idle connection, and resets a stream that stops making progress (limits.idle_timeout)', async () => {
-    const idle = await RawH2.open(port);
-    expect(await idle.goneAway(), 'idle connection ended').to.not.equal(null);
-    idle.close();
-    const slow = await RawH2.open(port);
-    // a POST whose body never comes
-    slow.send(slow.headers(1, [[':method', 'POST'], ...getFields('/slow-body').slice(1)], false));
-    const reset = await slow.waitFor((f) => f.stream === 1 && f.type === FRAME.RST_STREAM);
-    const gone = reset ? undefined : await slow.goneAway(0);
-    expect(reset ?? gone, 'stream reset or connection ended').to.not.equal(undefined);
-    slow.close();
-    expect(completed.filter((p) => p === '/slow-body')).to.deep.equal([]);
+    const own = await startProxy({
+      reverse: [{ http2: { cleartext: true }, limits: { idle_timeout: '1s' }, routes: [{ match: {}, pool: 'app' }] }],
+      pools: { app: { upstreams: [{ url: origin.url }], response_timeout: '20s' } },
+    });
+    try {
+      const port = Number(new URL(own.url()).port);
+      const idle = await RawH2.open(port);
+      expect(await idle.goneAway(), 'idle connection ended').to.not.equal(null);
+      idle.close();
+      const slow = await RawH2.open(port);
+      // a POST whose body never comes
+      slow.send(slow.headers(1, [[':method', 'POST'], ...getFields('/slow-body').slice(1)], false));
+      const reset = await slow.waitFor((f) => f.stream === 1 && f.type === FRAME.RST_STREAM);
+      const gone = reset ? undefined : await slow.goneAway(0);
+      expect(reset ?? gone, 'stream reset or connection ended').to.not.equal(undefined);
+      slow.close();
+      expect(completed.filter((p) => p === '/slow-body')).to.deep.equal([]);
+    } finally { await own.close(); }
   });
 });

@@ -18,16 +18,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The access line of a request, once written (it follows the response's end). */
 async function accessLine(p: TestProxy, requestId: unknown): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 100; i++) {
+  for (const end = Date.now() + 10_000; Date.now() < end; await sleep(20)) {
     const line = p.logs.find((l) => l.msg === 'access' && l.reqId === requestId);
     if (line) return line;
-    await sleep(20);
   }
   throw new Error(`no access line for ${String(requestId)}`);
 }
 
 describe('what the proxy says', function () {
-  this.timeout(20000);
+  this.timeout(40_000);
 
   describe('forward listener answers', () => {
     let proxy: TestProxy;
@@ -104,7 +103,7 @@ describe('what the proxy says', function () {
         socket.end();
         await once(socket, 'close');
         let lines: Record<string, unknown>[] = [];
-        for (let i = 0; i < 100 && lines.length === 0; i++, await sleep(20)) lines = proxy.logs.filter((l) => l.msg === 'access');
+        for (const end = Date.now() + 10_000; lines.length === 0 && Date.now() < end; await sleep(20)) lines = proxy.logs.filter((l) => l.msg === 'access');
         expect(lines).to.have.length(1);
         expect(lines[0]).to.include({ method: 'CONNECT', status: 200, bytes_up: 10, bytes_down: 20, bytes: 20 });
         expect(lines[0]!.ms).to.be.a('number').and.be.at.least(100);
@@ -139,15 +138,18 @@ describe('what the proxy says', function () {
     });
 
     it('503 stays the answer when health checks marked every upstream down', async () => {
-      const origin = await startOrigin('up');
-      const proxy = await startProxy(simpleReverse([origin.url], { health: { path: '/', interval: '50ms', timeout: '500ms', fall: 1, rise: 1 } }));
+      // the origin fails its checks from the test's word on (a closed port could be taken by another suite)
+      let down = false;
+      const origin = await startOrigin((req, res) => { req.resume(); res.statusCode = down ? 500 : 200; res.end(); });
+      const proxy = await startProxy(simpleReverse([origin.url], { health: { path: '/', interval: '50ms', timeout: '10s', fall: 1, rise: 1 } }));
       try {
-        await origin.close();
-        for (let i = 0; i < 200 && !proxy.logs.some((l) => l.msg === 'upstream unhealthy'); i++) await sleep(25);
+        down = true;
+        for (const end = Date.now() + 15_000; !proxy.logs.some((l) => l.msg === 'upstream unhealthy') && Date.now() < end;) await sleep(25);
+        expect(proxy.logs.some((l) => l.msg === 'upstream unhealthy'), 'health marked it down').to.equal(true);
         const r = await send(`${proxy.url()}/`);
         expect(r.status).to.equal(503);
         expect(r.headers['proxy-status']).to.match(/^gatehouse; error=destination_unavailable/);
-      } finally { await proxy.close(); }
+      } finally { await proxy.close(); await origin.close(); }
     });
   });
 });

@@ -44,10 +44,10 @@ describe('slow request bodies', function () {
     // one byte every 300 ms: never a 1 s gap, but ~3 bytes a second
     const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
     cleanup.push(() => clearInterval(drip));
-    expect(await closesWithin(socket, 10_000)).to.equal(true, 'the proxy closed the connection');
+    expect(await closesWithin(socket, 15_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 408 /);
     expect(received().toLowerCase()).to.include('connection: close');
-    const r = await getWithin(`${p.url()}/after`, 5000);
+    const r = await getWithin(`${p.url()}/after`, 15_000);
     expect(r.status).to.equal(200);
   });
 
@@ -56,20 +56,21 @@ describe('slow request bodies', function () {
     const p = await proxy(o, { body_timeout: '1s', body_min_rate: 0 });
     const { socket, received } = await client(p);
     socket.write(`${post(1000)}${'y'.repeat(10)}`);
-    expect(await closesWithin(socket, 10_000)).to.equal(true, 'the proxy closed the connection');
+    expect(await closesWithin(socket, 15_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 408 /);
-    const r = await getWithin(`${p.url()}/after`, 5000);
+    const r = await getWithin(`${p.url()}/after`, 15_000);
     expect([r.status, r.body]).to.deep.equal([200, 'got 0']);
   });
 
   it('lets a steady upload through', async () => {
     const o = await countingOrigin();
-    const p = await proxy(o, { body_timeout: '1s', body_min_rate: '100B' });
+    const p = await proxy(o, { body_timeout: '2s', body_min_rate: '100B' });
     const { socket, received } = await client(p);
     socket.write(post(40 * 1024).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
     let sent = 0;
-    // 1 KB every 40 ms for about 1.6 s: far above the minimum rate
-    const feed = setInterval(() => { if (sent < 40) { socket.write('z'.repeat(1024)); sent++; } }, 40);
+    // 1 KB every 60 ms for about 2.4 s: far above the minimum rate, each pause far below body_timeout
+    // (room for a loaded machine's late timers), the whole upload longer than it
+    const feed = setInterval(() => { if (sent < 40) { socket.write('z'.repeat(1024)); sent++; } }, 60);
     cleanup.push(() => clearInterval(feed));
     expect(await closesWithin(socket, 15_000)).to.equal(true);
     expect(received()).to.match(/^HTTP\/1.1 200 [\s\S]*got 40960$/);
@@ -85,8 +86,8 @@ describe('slow request bodies', function () {
     socket.write(post(1_000_000));
     const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
     cleanup.push(() => clearInterval(drip));
-    expect(await closesWithin(socket, 10_000)).to.equal(true, 'the proxy closed the connection');
+    expect(await closesWithin(socket, 15_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 204 /);
-    expect((await getWithin(`${p.url()}/after`, 5000)).status).to.equal(204);
+    expect((await getWithin(`${p.url()}/after`, 15_000)).status).to.equal(204);
   });
 });

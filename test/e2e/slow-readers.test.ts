@@ -22,7 +22,7 @@ function serveBig(res: ServerResponse, bytes: number): void {
 }
 
 describe('slow readers and the upstream pool', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
 
@@ -58,10 +58,11 @@ describe('slow readers and the upstream pool', function () {
     // two clients, three pipelined requests each, never reading a byte
     const sockets = await Promise.all([1, 2].map(async () => attacker(await openSocket(port))));
     for (const s of sockets) { s.pause(); s.write(getRequest('/big').repeat(3)); }
-    await waitFor(() => o.seen.length >= 2, 5000, 'the origin to see the attack');
+    await waitFor(() => o.seen.length >= 2, 15_000, 'the origin to see the attack');
+    // the proxy is writing to both (its buffers to them fill), whatever the moment they go
     await new Promise((r) => setTimeout(r, 300));
     for (const s of sockets) s.destroy();
-    const r = await getWithin(`${p.url()}/after`, 5000);
+    const r = await getWithin(`${p.url()}/after`, 15_000);
     expect([r.status, r.body]).to.deep.equal([200, 'ok']);
   });
 
@@ -76,9 +77,9 @@ describe('slow readers and the upstream pool', function () {
     let got = 0;
     s.on('data', (d: Buffer) => { got += d.length; });
     s.resume();
-    expect(await closesWithin(s, 5000)).to.equal(true, 'the proxy closed the stalled reader');
+    expect(await closesWithin(s, 15_000)).to.equal(true, 'the proxy closed the stalled reader');
     expect(got).to.be.lessThan(50 * 1024 * 1024);
-    const r = await getWithin(`${p.url()}/after`, 5000);
+    const r = await getWithin(`${p.url()}/after`, 15_000);
     expect([r.status, r.body]).to.deep.equal([200, 'ok']);
   });
 
@@ -107,16 +108,18 @@ describe('slow readers and the upstream pool', function () {
     const p = await proxy({ keepalive: 1, queue_timeout: '500ms' }, o);
     const holder = attacker(await openSocket(Number(new URL(p.url()).port)));
     holder.write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
-    await waitFor(() => o.held.length === 1, 5000, 'the held request');
-    const r = await getWithin(`${p.url()}/queued`, 5000);
+    await waitFor(() => o.held.length === 1, 15_000, 'the held request');
+    const r = await getWithin(`${p.url()}/queued`, 15_000);
     expect(r.status).to.equal(503);
     expect(r.headers.get('retry-after')).to.match(/^\d+$/);
     expect(r.headers.get('proxy-status')).to.match(/connection_limit_reached/);
     o.held[0]!.end('released');
-    expect(await readAll(holder, 5000)).to.include('released');
-    const after = await getWithin(`${p.url()}/after`, 5000);
+    expect(await readAll(holder, 15_000)).to.include('released');
+    const after = await getWithin(`${p.url()}/after`, 15_000);
     expect([after.status, after.body]).to.deep.equal([200, 'ok']);
   });
+
+  const queuedIn = (p: TestProxy) => (p.gateway.status() as { pools: Record<string, { upstreams: { queued: number }[] }> }).pools.app!.upstreams[0]!.queued;
 
   /** A pool of one connection, held by a request the origin does not answer yet; one more may queue. */
   async function poolHeldByOne() {
@@ -124,7 +127,7 @@ describe('slow readers and the upstream pool', function () {
     const p = await proxy({ keepalive: 1, queue_timeout: '20s', max_queue: 1 }, o);
     const port = Number(new URL(p.url()).port);
     attacker(await openSocket(port)).write(getRequest('/hold', 'test.local', 'connection: close\r\n'));
-    await waitFor(() => o.held.length === 1, 5000, 'the held request');
+    await waitFor(() => o.held.length === 1, 15_000, 'the held request');
     return { o, p, port };
   }
 
@@ -132,15 +135,15 @@ describe('slow readers and the upstream pool', function () {
     const { o, p, port } = await poolHeldByOne();
     const leaver = attacker(await openSocket(port));
     leaver.write(getRequest('/queued'));
-    const queued = () => (p.gateway.status() as { pools: Record<string, { upstreams: { queued: number }[] }> }).pools.app!.upstreams[0]!.queued;
-    await waitFor(() => queued() === 1, 5000, 'the request to queue');
+    const queued = () => queuedIn(p);
+    await waitFor(() => queued() === 1, 15_000, 'the request to queue');
     leaver.destroy();
-    await waitFor(() => queued() === 0, 5000, 'the queue to empty');
+    await waitFor(() => queued() === 0, 15_000, 'the queue to empty');
     const next = attacker(await openSocket(port));
     next.write(getRequest('/next', 'test.local', 'connection: close\r\n'));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => queued() === 1, 15_000, 'the next request to queue');
     o.held[0]!.end('released');
-    expect(await readAll(next, 5000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
+    expect(await readAll(next, 15_000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
     expect(o.seen.map((r) => r.url)).to.deep.equal(['/hold', '/next']);
   });
 
@@ -148,16 +151,16 @@ describe('slow readers and the upstream pool', function () {
     const { o, p, port } = await poolHeldByOne();
     const waiting = attacker(await openSocket(port));
     waiting.write(getRequest('/queued', 'test.local', 'connection: close\r\n'));
-    await new Promise((r) => setTimeout(r, 200));
-    const r = await getWithin(`${p.url()}/over`, 5000);
+    await waitFor(() => queuedIn(p) === 1, 15_000, 'the request to queue');
+    const r = await getWithin(`${p.url()}/over`, 15_000);
     expect(r.status).to.equal(503);
     o.held[0]!.end('released');
-    expect(await readAll(waiting, 5000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
+    expect(await readAll(waiting, 15_000)).to.match(/^HTTP\/1.1 200[\s\S]*ok$/);
   });
 });
 
 describe('slow readers of cached responses', function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   it('closes a client that stops reading a response served whole from the cache, after send_timeout', async () => {
     const size = 24 * 1024 * 1024;
     const body = Buffer.alloc(size, 'k');
@@ -185,10 +188,10 @@ describe('slow readers of cached responses', function () {
       let got = 0;
       slow.on('data', (d: Buffer) => { got += d.length; });
       slow.resume();
-      expect(await closesWithin(slow, 5000)).to.equal(true);
+      expect(await closesWithin(slow, 15_000)).to.equal(true);
       expect(got).to.be.lessThan(size);
       expect(origin.seen).to.have.length(1);
-      const after = await getWithin(`${p.url()}/other`, 5000);
+      const after = await getWithin(`${p.url()}/other`, 15_000);
       expect(after.status).to.equal(200);
     } finally {
       await p.close();

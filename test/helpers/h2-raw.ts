@@ -76,7 +76,7 @@ export class RawH2 {
   }
 
   /** The first frame (seen or to come) that matches; undefined when the connection closes first or after `ms`. */
-  async waitFor(match: (f: Frame) => boolean, ms = 5000): Promise<Frame | undefined> {
+  async waitFor(match: (f: Frame) => boolean, ms = 15_000): Promise<Frame | undefined> {
     const deadline = Date.now() + ms;
     for (;;) {
       const found = this.frames.find(match);
@@ -89,7 +89,7 @@ export class RawH2 {
   }
 
   /** GOAWAY, or the connection's end (undefined code), within `ms`; null when neither came. */
-  async goneAway(ms = 5000): Promise<{ code?: number } | null> {
+  async goneAway(ms = 15_000): Promise<{ code?: number } | null> {
     const f = await this.waitFor((x) => x.type === FRAME.GOAWAY, ms);
     if (f) return { code: f.code };
     return this.closed ? {} : null;

@@ -98,3 +98,15 @@ export function simpleReverse(origins: string[], pool: Record<string, unknown> =
     pools: { app: { upstreams: origins.map((url) => ({ url })), ...pool } },
   };
 }
+
+/**
+ * The first log line matching `match`, waited for: a line (the access line above all) may be written just
+ * after the response the test saw. Throws after `ms` (wide: a loaded machine is slow, a found line returns at once).
+ */
+export async function logLine(logs: Record<string, unknown>[], match: (l: Record<string, unknown>) => boolean, ms = 15_000): Promise<Record<string, unknown>> {
+  for (const end = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 20))) {
+    const line = logs.find(match);
+    if (line) return line;
+    if (Date.now() > end) throw new Error('timed out waiting for a log line');
+  }
+}

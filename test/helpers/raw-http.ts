@@ -115,7 +115,7 @@ export class RawClient {
    * returned like any other.
    */
   async response(opts: { head?: boolean; timeoutMs?: number } = {}): Promise<RawResponse | undefined> {
-    const timeoutMs = opts.timeoutMs ?? 5000;
+    const timeoutMs = opts.timeoutMs ?? 15_000;
     let parsed: { res: RawResponse; length: number } | undefined;
     await this.#until(() => (parsed = this.#tryParse(!!opts.head, false)) !== undefined, timeoutMs);
     parsed ??= this.#closed ? this.#tryParse(!!opts.head, true) : undefined;
@@ -150,7 +150,7 @@ export class RawClient {
   }
 
   /** Waits for the connection to close (at most `timeoutMs`); true when it did. */
-  async waitClosed(timeoutMs = 5000): Promise<boolean> {
+  async waitClosed(timeoutMs = 15_000): Promise<boolean> {
     await this.#until(() => false, timeoutMs);
     return this.#closed;
   }
@@ -158,13 +158,17 @@ export class RawClient {
   close(): void { this.socket.destroy(); }
 }
 
-/** Sends `bytes` on a fresh connection and reads responses until the proxy closes it (or `timeoutMs`). */
+/**
+ * Sends `bytes` on a fresh connection and reads responses until the proxy closes it (or `timeoutMs` pass
+ * without a response: wide, so that a loaded machine still answers; end the last request with
+ * `Connection: close` so that the exchange ends at once).
+ */
 export async function exchange(port: number, bytes: string | Buffer, opts: { timeoutMs?: number; head?: boolean; host?: string } = {}): Promise<{ responses: RawResponse[]; closed: boolean; rest: Buffer }> {
   const c = await RawClient.open(port, opts.host);
   c.send(bytes);
   const responses: RawResponse[] = [];
   for (;;) {
-    const r = await c.response({ timeoutMs: opts.timeoutMs ?? 3000, head: opts.head });
+    const r = await c.response({ timeoutMs: opts.timeoutMs ?? 15_000, head: opts.head });
     if (!r) break;
     responses.push(r);
   }

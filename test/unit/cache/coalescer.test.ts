@@ -24,7 +24,7 @@ describe('Coalescer', () => {
     const c = new Coalescer();
     const f = c.lead('k');
     setTimeout(() => f.settle(), 5);
-    expect(await c.wait(f, 1000)).to.equal(true);
+    expect(await c.wait(f, 15_000)).to.equal(true);
     expect(await c.wait(c.lead('other'), 10)).to.equal(false);
   });
 });

@@ -13,7 +13,7 @@ async function runChild(code: string) {
 }
 
 describe('cli/stop-signals', function () {
-  this.timeout(20000);
+  this.timeout(40_000);
 
   it('a SIGTERM during start-up is kept and acted on once the stop handler is set: a clean stop, not a kill', async () => {
     const r = await runChild(`
@@ -34,7 +34,7 @@ describe('cli/stop-signals', function () {
       const signals = new StopSignals();
       signals.onStop((s) => { console.log('stopping on', s); process.exit(0); });
       process.kill(process.pid, 'SIGINT');
-      setTimeout(() => process.exit(3), 5000);
+      setTimeout(() => process.exit(3), 15_000);
     `);
     expect(r).to.deep.equal({ code: 0, signal: null, out: 'stopping on SIGINT\n' });
   });

@@ -18,7 +18,7 @@ function memoryLog() {
   return { lines, log: { info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');

@@ -22,7 +22,8 @@ describe('LineWriter', () => {
     const w = new LineWriter(file, { flushMs: 20 });
     w.write('soon\n');
     expect(readFileSync(file, 'utf8')).to.equal('');
-    await new Promise((r) => setTimeout(r, 150));
+    // the timer fires after 20 ms; a loaded machine may run it much later
+    for (const end = Date.now() + 15_000; readFileSync(file, 'utf8') === '' && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(readFileSync(file, 'utf8')).to.equal('soon\n');
   });
 

@@ -6,7 +6,7 @@ import { createLogger, flushLogger } from '../../../src/observability/logger.js'
 import { AccessLog, type AccessRecord } from '../../../src/observability/access-log.js';
 import pino, { type Logger } from 'pino';
 
-const waitFor = async (check: () => boolean, ms = 5000) => {
+const waitFor = async (check: () => boolean, ms = 15_000) => {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (check()) return;
 };
 

@@ -43,7 +43,8 @@ describe('plugins: registry, reload, quarantine, check', function () {
   it('reload swaps in a new version and keeps the old one serving when the new one is broken', async () => {
     const file = dir.write('r.js', v('1'));
     const logger = captureLogger();
-    const reg = new PluginRegistry({ dir: dir.dir, logger });
+    // the endless loop below is stopped by the wall-clock limit: wide enough that a good call on a loaded machine is not
+    const reg = new PluginRegistry({ dir: dir.dir, logger, timeoutMs: 1_500 });
     try {
       const p = await reg.load('r.js');
       const v1 = p.version;
@@ -150,7 +151,7 @@ describe('plugins: registry, reload, quarantine, check', function () {
       const p = await reg.load('w.js');
       await sleep(50);
       writeFileSync(file, v('2'));
-      for (let i = 0; i < 200 && p.stats().reloads === 0; i++) await sleep(50);
+      for (const end = Date.now() + 30_000; p.stats().reloads === 0 && Date.now() < end;) await sleep(50);
       expect(await p.onRequest(req)).to.deep.equal({ ok: true, decision: { set_headers: { 'x-version': '2' } } });
     } finally {
       reg.close();
@@ -169,7 +170,8 @@ describe('plugins: registry, reload, quarantine, check', function () {
       expect(!bad.ok && bad.error).to.deep.equal({ kind: 'malformed', message: 'deny.status must be an integer 400-599, got 200' });
       expect(await p.onResponse({ status: 404, headers: {} }, req)).to.deep.equal({ ok: true, decision: { status: 404 } });
       expect(calls.map((c) => `${c.plugin}:${c.hook}:${c.outcome}`)).to.deep.equal(['o:onRequest:ok', 'o:onRequest:malformed', 'o:onResponse:ok']);
-      expect(calls.every((c) => c.seconds >= 0 && c.seconds < 1)).to.equal(true);
+      // a duration, in seconds (bounded widely: a loaded machine is slow)
+      expect(calls.every((c) => c.seconds >= 0 && c.seconds < 15)).to.equal(true);
       await sleep(1100); // the process reports its heap at most once a second, with an answer
       await p.onRequest(req);
       const [s] = reg.stats();

@@ -79,6 +79,6 @@ describe('plugins: gatehouse plugin test', () => {
     const fixture = dir.write('fill.json', JSON.stringify({ path: '/fill' }));
     const r = await run([file, '--request', fixture, '--timeout', '200ms', '--hook', 'onRequest']);
     expect(r.code).to.equal(1);
-    expect(['oom', 'timeout', 'crashed']).to.include(JSON.parse(r.text).error.kind);
+    expect(['throw', 'oom', 'timeout', 'crashed']).to.include(JSON.parse(r.text).error.kind);
   });
 });
