@@ -101,25 +101,23 @@ describe('gatehouse command line', function () {
   });
 
   it('--version, --help with every option, and usage errors on stderr naming the wrong word', async () => {
-    const version = await run(['--version']).output;
+    // independent runs, started together: each is a process start
+    const [version, short, help, pluginHelp, typo, option, pluginUsage] = await Promise.all([
+      ['--version'], ['-v'], ['--help'], ['plugin', 'test', '--help'], ['chek'], ['--cofig', 'x.yaml'], ['plugin', 'test'],
+    ].map((args) => run(args).output));
     expect(version.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
-    expect((await run(['-v']).output).stdout).to.equal(version.stdout);
-    const help = await run(['--help']).output;
+    expect(short.stdout).to.equal(version.stdout);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/^Usage:\n/);
     for (const option of ['--config', '--out', '--name', '--days', '--force', '--ca', '--request', '--cases', '--hook', '--cpu-limit', '--timeout', '--memory-limit', '--password-stdin', '--version']) {
       expect(help.stdout).to.include(option);
     }
-    const pluginHelp = await run(['plugin', 'test', '--help']).output;
     expect(pluginHelp.code).to.equal(0);
     expect(pluginHelp.stdout).to.match(/^Usage: gatehouse plugin test FILE/);
-    const typo = await run(['chek']).output;
     expect(typo).to.deep.include({ code: 2, stdout: '' });
     expect(typo.stderr).to.match(/^gatehouse: unknown command "chek" \(did you mean "check"\?\)\nRun "gatehouse --help" for usage\.\n$/);
-    const option = await run(['--cofig', 'x.yaml']).output;
     expect(option).to.deep.include({ code: 2, stdout: '' });
     expect(option.stderr).to.include('unknown option "--cofig" (did you mean "--config"?)');
-    const pluginUsage = await run(['plugin', 'test']).output;
     expect(pluginUsage).to.deep.include({ code: 2, stdout: '' });
     expect(pluginUsage.stderr).to.include('missing plugin FILE');
   });

@@ -84,15 +84,15 @@ describe('slow readers and the upstream pool', function () {
   });
 
   it('lets a slow but moving download finish', async function () {
-    this.timeout(90_000); // ~8 s unloaded; a loaded machine slows the reader's own timer too
-    const size = 24 * 1024 * 1024;
+    this.timeout(90_000); // ~4 s unloaded; a loaded machine slows the reader's own timer too
+    const size = 12 * 1024 * 1024;
     const small = await startOrigin((req, res) => { req.resume(); serveBig(res, size); });
     cleanup.push(small.close);
-    const p = await proxy({ keepalive: 1 }, small, { send_timeout: '3s' });
+    const p = await proxy({ keepalive: 1 }, small, { send_timeout: '2s' });
     const s = attacker(await openSocket(Number(new URL(p.url()).port)));
     s.write(getRequest('/file', 'test.local', 'connection: close\r\n'));
     // one read (at most 64 KB) every 20 ms: each pause far below send_timeout (with room for a loaded
-    // machine), the whole download (~8 s) well above it: a timeout on the whole response would cut it
+    // machine), the whole download (~4 s) above it: a timeout on the whole response would cut it
     let got = 0;
     s.on('data', (d: Buffer) => { got += d.length; s.pause(); });
     s.pause();
