@@ -7,7 +7,7 @@ import type { SimulationResult } from '../core/simulate.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TraceRecorder } from '../observability/trace-recorder.js';
 import type { UpstreamPool } from '../reverse/upstream-pool.js';
-import type { PoolChange } from '../shared/fleet.js';
+import type { PoolChange } from '../fleet/fleet.js';
 import type { AdminReply, AdminTarget } from './admin-target.js';
 import { simulationInput, type SimulationInput } from '../core/simulated-request.js';
 
