@@ -51,16 +51,18 @@ async function reloadByAddress<L extends { config: { listen: string } }, C exten
   running: readonly L[], configs: readonly C[],
   ops: { reload(l: L, cfg: C): void | Promise<void>; create(cfg: C, index: number): L; start(l: L): Promise<void>; stop(l: L): Promise<void> },
 ): Promise<L[]> {
-  const byAddress = new Map(running.map((l) => [l.config.listen, l]));
+  // Several listeners can share a listen string (`127.0.0.1:0`): they are kept in order.
+  const byAddress = new Map<string, L[]>();
+  for (const l of running) byAddress.set(l.config.listen, [...(byAddress.get(l.config.listen) ?? []), l]);
   const next: L[] = [];
   for (const [i, cfg] of configs.entries()) {
-    const kept = byAddress.get(cfg.listen);
-    if (kept) { await ops.reload(kept, cfg); byAddress.delete(cfg.listen); next.push(kept); continue; }
+    const kept = byAddress.get(cfg.listen)?.shift();
+    if (kept) { await ops.reload(kept, cfg); next.push(kept); continue; }
     const fresh = ops.create(cfg, i);
     await ops.start(fresh);
     next.push(fresh);
   }
-  await Promise.all([...byAddress.values()].map((l) => ops.stop(l)));
+  await Promise.all([...byAddress.values()].flat().map((l) => ops.stop(l)));
   return next;
 }
 
