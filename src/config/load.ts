@@ -176,7 +176,7 @@ const isMap = (v: unknown): v is object => typeof v === 'object' && v !== null &
 /** The list's entries, or none when the value is not a list (already reported). */
 const listOf = <T>(v: readonly T[] | undefined): readonly (T | undefined)[] => (Array.isArray(v) ? v : []);
 
-/** Fills derived values (route names, merged limits) and freezes the result. */
+/** Fills derived values (route names, merged limits, tcp listeners' per-address caps) and freezes the result. */
 function finish(cfg: GatehouseConfig): GatehouseConfig {
   const mergeLimits = (own: Partial<Limits>): Limits => ({ ...cfg.limits, ...own, rate: { ...cfg.limits.rate, ...own.rate } });
   for (const l of cfg.reverse) {
@@ -185,6 +185,10 @@ function finish(cfg: GatehouseConfig): GatehouseConfig {
     if ((l.http2 as unknown) === true) l.http2 = conform({}, http2Shape, '', []) as Http2Options;
   }
   for (const l of cfg.forward) l.limits = mergeLimits(l.limits);
+  for (const l of cfg.tcp) {
+    l.max_connections_per_ip ??= cfg.limits.max_connections_per_ip;
+    l.per_ip_exempt ??= cfg.limits.per_ip_exempt;
+  }
   return deepFreeze(cfg);
 }
 

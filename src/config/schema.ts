@@ -313,6 +313,8 @@ export const tcpShape = object({
   pool: f('Pool whose upstreams receive the connections.', str({ nonEmpty: true }), undefined, true),
   idle_timeout: f('Idle time after which a connection is closed.', duration, '1h'),
   max_connections: f('Client connections accepted at once; more are closed.', int(1), 10000),
+  max_connections_per_ip: f('Client connections one address may hold at once; more are closed at once. 0 = no limit. Default: limits.max_connections_per_ip.', int(0)),
+  per_ip_exempt: f('Client CIDRs max_connections_per_ip does not apply to. Default: limits.per_ip_exempt.', array(cidr)),
 });
 
 const statusSpec = either('a status code or a range "200-399"', int(100, 599), str({ nonEmpty: true }));

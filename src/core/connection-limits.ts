@@ -2,18 +2,31 @@
  * limits.max_connections_per_ip: one client address may hold at most that many connections to a
  * listener (nginx limit_conn, HAProxy src_conn_cur), so it cannot take every slot of max_connections.
  * A connection over the cap is closed at once, before a byte is read: under attack that is the cheapest
- * answer. Addresses in per_ip_exempt (NAT gateways, balancers in front) are not counted.
+ * answer. Addresses in per_ip_exempt (NAT gateways, balancers in front) are not counted. HTTP listeners
+ * and tcp: listeners use it alike.
  */
 import type { Server } from 'node:net';
 import type { Socket } from 'node:net';
 import { cidrMatcher } from './cidr.js';
 import { peerAddress } from './client-address.js';
 
-export function limitConnectionsPerIp(server: Server, max: number, exempt: readonly string[], onRefuse: (ip: string) => void): void {
-  if (max <= 0) return;
-  const isExempt = cidrMatcher(exempt);
+export interface PerIpLimit {
+  /** 0 = no limit. */
+  readonly max: number;
+  readonly isExempt: (ip: string) => boolean;
+}
+
+/** The limit of a listener config: its cap and its exempt CIDRs, compiled once. */
+export function perIpLimit(max: number, exempt: readonly string[]): PerIpLimit {
+  return { max, isExempt: cidrMatcher(exempt) };
+}
+
+/** Counts each address's open connections on `server`; `limit` is read per connection, so a reload can change it. */
+export function limitConnectionsPerIp(server: Server, limit: () => PerIpLimit, onRefuse: (ip: string) => void): void {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
+    const { max, isExempt } = limit();
+    if (max <= 0) return;
     const ip = peerAddress(socket);
     if (isExempt(ip)) return;
     const n = open.get(ip) ?? 0;

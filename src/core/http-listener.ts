@@ -18,7 +18,7 @@ import type { Pipeline } from './pipeline.js';
 import { requestIdFor } from './request-id.js';
 import { peerAddress } from './client-address.js';
 import { afterPendingResponses, inConnectionOrder } from './connection-order.js';
-import { limitConnectionsPerIp } from './connection-limits.js';
+import { limitConnectionsPerIp, perIpLimit } from './connection-limits.js';
 import { closeIfStalled } from './send-timeout.js';
 import { dropSlowBody } from './body-watch.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -151,7 +151,8 @@ export class HttpListener {
     this.server.maxConnections = limits.max_connections;
     // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
     this.server.maxHeadersCount = limits.max_headers > 0 ? limits.max_headers + 1 : 0;
-    limitConnectionsPerIp(this.server, limits.max_connections_per_ip, limits.per_ip_exempt, this.#refused);
+    const perIp = perIpLimit(limits.max_connections_per_ip, limits.per_ip_exempt);
+    limitConnectionsPerIp(this.server, () => perIp, this.#refused);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));

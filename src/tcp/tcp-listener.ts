@@ -13,6 +13,7 @@ import { parseListen } from '../config/shape.js';
 import type { UpstreamPool } from '../reverse/upstream-pool.js';
 import type { Upstream } from '../reverse/upstream.js';
 import { dialUrl, relay } from '../core/tunnel.js';
+import { limitConnectionsPerIp, perIpLimit, type PerIpLimit } from '../core/connection-limits.js';
 
 export interface TcpDeps {
   log: Logger;
@@ -35,7 +36,19 @@ export class TcpProxyListener {
     // half-open: a client that finished sending (FIN) still gets the rest of the upstream's answer
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => void this.#onConnection(s));
     this.server.maxConnections = config.max_connections;
+    this.#perIp = perIpLimitOf(config);
+    limitConnectionsPerIp(this.server, () => this.#perIp, this.#refused);
   }
+
+  #perIp: PerIpLimit;
+  /** Logs refusals at most once a second: an attack must not flood the log. */
+  #lastRefusalLog = 0;
+  readonly #refused = (ip: string): void => {
+    const now = Date.now();
+    if (now - this.#lastRefusalLog < 1000) return;
+    this.#lastRefusalLog = now;
+    this.#log.warn({ client: ip, max: this.#perIp.max }, 'connection refused: too many from one address');
+  };
 
   get config(): TcpListenerConfig { return this.#config; }
   get connections(): number { return this.#sockets.size; }
@@ -57,6 +70,7 @@ export class TcpProxyListener {
   reload(config: TcpListenerConfig): void {
     this.#config = config;
     this.server.maxConnections = config.max_connections;
+    this.#perIp = perIpLimitOf(config);
   }
 
   /** Stops accepting; open connections get up to `ms` to finish, then are cut. */
@@ -118,4 +132,8 @@ export class TcpProxyListener {
     });
     client.resume();
   }
+}
+
+function perIpLimitOf(config: TcpListenerConfig): PerIpLimit {
+  return perIpLimit(config.max_connections_per_ip ?? 0, config.per_ip_exempt ?? []);
 }

@@ -2,9 +2,10 @@
 import { expect } from 'chai';
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { startProxy, type TestProxy } from '../helpers/loopback.js';
+import { logLine, startProxy, type TestProxy } from '../helpers/loopback.js';
 import { freePort, OWN_HOST, refusedUrl } from '../helpers/addresses.js';
 import { runLoad, tally, waitFor } from '../helpers/load.js';
+import { buildConfig } from '../../src/config/load.js';
 
 interface Echo { name: string; port: number; server: Server; sockets: Set<Socket>; close(): Promise<void> }
 
@@ -132,6 +133,26 @@ describe('e2e: TCP (layer 4) balancing', function () {
     expect(await roundTrip(tcpPort(), 'x')).to.equal('');
     await waitFor(() => access().length === 1, 10_000);
     expect(access()[0]).to.include({ error: 'connection_refused', tried: 1 });
+  });
+
+  it('closes connections over max_connections_per_ip from one address; other addresses still get in; a reload changes the cap', async () => {
+    echoes = [await echoServer('a')];
+    const config = (perIp: number) => ({ tcp: [{ listen: '127.0.0.1:0', pool: 'db', max_connections_per_ip: perIp }], pools: { db: { upstreams: [{ url: `tcp://127.0.0.1:${echoes[0]!.port}` }] } } });
+    proxy = await startProxy(config(2));
+    const held = [net.connect(tcpPort(), '127.0.0.1'), net.connect(tcpPort(), '127.0.0.1')];
+    await Promise.all(held.map((s) => once(s, 'data'))); // both through to the echo server: 'a:'
+    try {
+      expect(await roundTrip(tcpPort(), 'third'), 'a third from 127.0.0.1 is closed at once').to.equal('');
+      const other = net.connect({ port: tcpPort(), host: '127.0.0.1', localAddress: '127.0.0.3', allowHalfOpen: true });
+      const [first] = await once(other, 'data') as [Buffer];
+      other.destroy();
+      expect(first.toString(), 'another address is served').to.equal('a:');
+      expect(await logLine(proxy.logs, (l) => l.msg === 'connection refused: too many from one address')).to.include({ client: '127.0.0.1', max: 2 });
+      await proxy.gateway.reload(buildConfig({ ...config(3), admin: { listen: '' }, node_id: 'gh-test' }, { env: {} }));
+      expect(await roundTrip(tcpPort(), 'third'), 'the reloaded cap lets a third in').to.equal('a:third');
+    } finally {
+      held.forEach((s) => s.destroy());
+    }
   });
 
   it('closes connections over max_connections', async () => {
