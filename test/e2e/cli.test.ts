@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { startOrigin, type Origin } from '../helpers/loopback.js';
-import { listening, runCli } from '../helpers/cli.js';
+import { CLI, listening, runCli } from '../helpers/cli.js';
 import { freePort, ownAddress, ownUrl } from '../helpers/addresses.js';
 
 const run = runCli;
@@ -145,7 +145,7 @@ describe('gatehouse command line', function () {
     // a pseudo-terminal through util-linux `script`, answering each prompt once it is shown
     if (spawnSync('script', ['--version']).status !== 0) return this.skip();
     const users = join(dir, 'tty-users');
-    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'passwd', users, 'dora'].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, ...CLI, 'passwd', users, 'dora'].map((a) => `'${a}'`).join(' ');
     const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let shown = '';
     tty.stdout!.on('data', (d) => { shown += d; });

@@ -7,6 +7,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { runtimeProblems } from '../../src/checks/runtime-checks.js';
 import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { freePort, ownAddress, ownUrl, refusedUrl } from '../helpers/addresses.js';
+import { CLI } from '../helpers/cli.js';
 import { PluginDir } from '../unit/plugins/plugin-fixtures.js';
 import { waitFor } from '../helpers/load.js';
 
@@ -156,7 +157,6 @@ describe('plugins e2e: hot reload', function () {
 describe('plugins e2e: the command line (startup refusal, SIGHUP, POST /reload)', function () {
   this.timeout(60_000);
   const dir = new PluginDir();
-  const CLI = ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts'];
   const configFile = (port: number, admin: number, origin: string, plugin: string) => {
     const file = join(dir.dir, `config-${port}.yaml`);
     writeFileSync(file, `
