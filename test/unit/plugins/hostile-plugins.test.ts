@@ -6,10 +6,10 @@ import type { CallResult } from '../../../src/plugins/plugin-types.js';
 import { requestViewFrom } from '../../../src/plugins/plugin-view.js';
 import { PluginDir, RELAXED, captureLogger } from './plugin-fixtures.js';
 
-// An endless loop is stopped by the wall-clock limit: three times the production default, so that a call
-// that ends (a good one, or one that fails otherwise) is not read as a timeout on a loaded machine, and
-// short enough that the loops below do not make the suite slow.
-const WALL = { timeoutMs: 1_500 } as const;
+// An endless loop is stopped by the wall-clock limit: twice the production default, so that a call that
+// ends (a good one, or one that fails otherwise) is not read as a timeout on a loaded machine, and short
+// enough that the loops below do not make the suite slow.
+const WALL = { timeoutMs: 1_000 } as const;
 
 // Each hostile plugin is hostile only on /evil, so it passes the load smoke call and we can see it recover.
 const hostile = (evil: string, hook = 'onRequest') => `
