@@ -2,9 +2,7 @@
 import { expect } from 'chai';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
 import type { LookupAll } from '../../src/forward/ssrf-guard.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
-
-const portOf = (url: string) => Number(new URL(url).port);
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
 describe('edge: forward mode https targets', () => {
   let origin: RecordingOrigin;

@@ -1,9 +1,7 @@
 /** Edge: header names and values as sent, hop-by-hop fields both ways, and connection reuse after errors. */
 import { expect } from 'chai';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
-
-const portOf = (url: string) => Number(new URL(url).port);
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
 describe('edge: header fields', () => {
   let origin: RecordingOrigin;

@@ -1,10 +1,8 @@
 /** Edge: the Host header on reverse listeners, and client mistakes never counting against an upstream's health. */
 import { expect } from 'chai';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { logLine, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, logLine, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 import { waitFor } from '../helpers/raw-socket.js';
-
-const portOf = (url: string) => Number(new URL(url).port);
 
 describe('edge: Host on reverse listeners', () => {
   let origin: RecordingOrigin;

@@ -1,9 +1,8 @@
 /** Edge: limits. Trailers count against the header limits; CONNECT on a reverse listener gets an answer. */
 import { expect } from 'chai';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
-const portOf = (url: string) => Number(new URL(url).port);
 const chunkedWithTrailers = (trailers: string) =>
   `POST /t HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n${trailers}\r\n`;
 

@@ -1,10 +1,8 @@
 /** Edge: loops. A request whose Via already names this instance is 508; two instances chained are not a loop. */
 import { expect } from 'chai';
 import { exchange, okReply, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 import { freePort, OWN_HOST, ownAddress, ownUrl } from '../helpers/addresses.js';
-
-const portOf = (url: string) => Number(new URL(url).port);
 
 describe('edge: loops and Via', () => {
   const cleanup: (() => Promise<void>)[] = [];

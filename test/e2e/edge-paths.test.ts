@@ -1,10 +1,9 @@
 /** Edge: one normalised path for routes, the cache key and the upstream, whatever spelling the client used. */
 import { expect } from 'chai';
 import { exchange, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, type TestProxy } from '../helpers/loopback.js';
 import { normalisePath } from '../../src/core/path.js';
 
-const portOf = (url: string) => Number(new URL(url).port);
 const get = (target: string, host = 'a') => `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
 
 describe('edge: path normalisation (reverse)', () => {

@@ -1,10 +1,9 @@
 /** Edge: pipelined requests. Responses leave in request order; after a framing error nothing more is forwarded. */
 import { expect } from 'chai';
 import { exchange, okReply, RawClient, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 import { waitFor } from '../helpers/raw-socket.js';
 
-const portOf = (url: string) => Number(new URL(url).port);
 const req = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
 
 describe('edge: pipelining', () => {

@@ -1,9 +1,7 @@
 /** Edge: the request line. HTTP/1.x only; HTTP/0.9 and anything the parser reads loosely never reach an upstream. */
 import { expect } from 'chai';
 import { exchange, startRecordingOrigin, type RecordingOrigin } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
-
-const portOf = (url: string) => Number(new URL(url).port);
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
 describe('edge: request line and HTTP version', () => {
   let origin: RecordingOrigin;

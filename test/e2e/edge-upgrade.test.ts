@@ -2,10 +2,9 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { exchange, RawClient, startRecordingOrigin, type RecordingOrigin, type SeenRequest } from '../helpers/raw-http.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 import { waitFor } from '../helpers/raw-socket.js';
 
-const portOf = (url: string) => Number(new URL(url).port);
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const acceptFor = (key: string) => createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 const wsRequest = (extra = '') =>

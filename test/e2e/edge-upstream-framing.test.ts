@@ -8,9 +8,8 @@ import { createGunzip } from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import { exchange, okReply, RawClient, startRecordingOrigin, type RecordingOrigin, type ScriptedReply } from '../helpers/raw-http.js';
 import { closeMidChunk, resetAfter, slowDrip, stall } from '../helpers/tcp-faults.js';
-import { startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
+import { portOf, startProxy, simpleReverse, type TestProxy } from '../helpers/loopback.js';
 
-const portOf = (url: string) => Number(new URL(url).port);
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
 
 describe('edge: upstream framing and faults', () => {

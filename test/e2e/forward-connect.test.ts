@@ -9,7 +9,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { createCa } from '../../src/tls/dev-certs.js';
 import { curl, hasCurl, scratch, startTlsOrigin, stubLookup, type TlsOrigin } from '../helpers/forward.js';
-import { logLine, startProxy, type TestProxy } from '../helpers/loopback.js';
+import { forwardPortOf, logLine, startProxy, type TestProxy } from '../helpers/loopback.js';
 
 /** Sends a CONNECT and resolves with the answer head and the socket (open when the answer was 200). */
 async function openTunnel(proxyPort: number, authority: string, extra = ''): Promise<{ head: string; socket: Socket }> {
@@ -34,8 +34,6 @@ async function openTunnel(proxyPort: number, authority: string, extra = ''): Pro
     socket.once('end', onEnd);
   });
 }
-
-const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
 
 describe('forward proxy: CONNECT', () => {
   let origin: TlsOrigin;
@@ -67,7 +65,7 @@ describe('forward proxy: CONNECT', () => {
   });
 
   it('logs the tunnel with bytes each way and its duration', async () => {
-    const { head, socket } = await openTunnel(portOf(proxy), `secure.test:${origin.port}`);
+    const { head, socket } = await openTunnel(forwardPortOf(proxy), `secure.test:${origin.port}`);
     expect(head).to.match(/^HTTP\/1\.1 200 Connection Established/);
     socket.end('not really tls');
     await once(socket.resume(), 'close');
@@ -78,7 +76,7 @@ describe('forward proxy: CONNECT', () => {
   });
 
   it('refuses CONNECT to a port outside connect_ports with 403', async () => {
-    const { head, socket } = await openTunnel(portOf(proxy), 'secure.test:22');
+    const { head, socket } = await openTunnel(forwardPortOf(proxy), 'secure.test:22');
     socket.destroy();
     expect(head).to.match(/^HTTP\/1\.1 403 /);
     expect(head.toLowerCase()).to.include('proxy-status: gatehouse; error=http_request_denied');
@@ -96,11 +94,11 @@ describe('forward proxy: CONNECT', () => {
     closed.close();
     const p = await startProxy({ forward: [{ connect_ports: [port], allow_destinations: [`127.0.0.1:${port}`] }] });
     try {
-      const refused = await openTunnel(portOf(p), `127.0.0.1:${port}`);
+      const refused = await openTunnel(forwardPortOf(p), `127.0.0.1:${port}`);
       refused.socket.destroy();
       expect(refused.head).to.match(/^HTTP\/1\.1 502 /);
       expect(refused.head).to.match(/proxy-status: gatehouse; error=connection_refused/i);
-      const privateDst = await openTunnel(portOf(p), `10.1.2.3:${port}`);
+      const privateDst = await openTunnel(forwardPortOf(p), `10.1.2.3:${port}`);
       privateDst.socket.destroy();
       expect(privateDst.head).to.match(/^HTTP\/1\.1 403 /);
       expect(privateDst.head).to.match(/error=destination_ip_prohibited/);
@@ -114,7 +112,7 @@ describe('forward proxy: CONNECT', () => {
     const port = (echo.address() as AddressInfo).port;
     const p = await startProxy({ forward: [{ connect_ports: [port], allow_destinations: [`127.0.0.1:${port}`] }] });
     try {
-      const { head, socket } = await openTunnel(portOf(p), `127.0.0.1:${port}`);
+      const { head, socket } = await openTunnel(forwardPortOf(p), `127.0.0.1:${port}`);
       expect(head).to.match(/^HTTP\/1\.1 200 /);
       const payload = randomBytes(8 * 1024 * 1024);
       const got: Buffer[] = [];
@@ -135,7 +133,7 @@ describe('forward proxy: CONNECT', () => {
     const port = (quiet.address() as AddressInfo).port;
     const p = await startProxy({ forward: [{ connect_ports: [port], allow_destinations: [`127.0.0.1:${port}`], connect_idle_timeout: '200ms' }] });
     try {
-      const { socket } = await openTunnel(portOf(p), `127.0.0.1:${port}`);
+      const { socket } = await openTunnel(forwardPortOf(p), `127.0.0.1:${port}`);
       const t0 = Date.now();
       await once(socket.resume(), 'close');
       // not before the idle timeout; the upper bound only says it does end (a loaded machine is slow)

@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { curl, hasCurl, stubLookup, viaProxy } from '../helpers/forward.js';
-import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { forwardPortOf, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { refusedUrl } from '../helpers/addresses.js';
 
 /** One raw request to the proxy with exactly the given target and headers (no client rewriting). */
@@ -35,8 +35,6 @@ function rawSocket(port: number, text: string): Promise<string> {
     s.on('error', reject);
   });
 }
-
-const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
 
 describe('forward proxy: HTTP', () => {
   let origin: Origin;
@@ -83,7 +81,7 @@ describe('forward proxy: HTTP', () => {
   });
 
   it('never forwards Proxy-Authorization, Proxy-Connection or X-Forwarded-For (privacy default)', async () => {
-    const r = await raw(portOf(proxy), `${origin.url}/h`, {
+    const r = await raw(forwardPortOf(proxy), `${origin.url}/h`, {
       host: `127.0.0.1:${origin.port}`, 'proxy-authorization': 'Basic dTpw', 'proxy-connection': 'keep-alive',
       'x-forwarded-for': '10.9.9.9', 'x-custom': 'kept',
     });
@@ -96,13 +94,13 @@ describe('forward proxy: HTTP', () => {
   it('sends X-Forwarded-For when x_forwarded_for is on', async () => {
     const p = await startProxy({ forward: [{ allow_destinations: [`127.0.0.1:${origin.port}`], x_forwarded_for: true }] });
     try {
-      const r = await raw(portOf(p), `${origin.url}/xff`, { host: `127.0.0.1:${origin.port}` });
+      const r = await raw(forwardPortOf(p), `${origin.url}/xff`, { host: `127.0.0.1:${origin.port}` });
       expect(JSON.parse(r.body).headers['x-forwarded-for']).to.equal('127.0.0.1');
     } finally { await p.close(); }
   });
 
   it('answers 400 to origin-form, to a conflicting Host and to duplicate Host headers', async () => {
-    const port = portOf(proxy);
+    const port = forwardPortOf(proxy);
     const originForm = await raw(port, '/not-absolute', { host: `127.0.0.1:${origin.port}` });
     expect(originForm.status).to.equal(400);
     expect(originForm.headers['proxy-status']).to.match(/error=http_request_error/);
@@ -132,14 +130,14 @@ describe('forward proxy: HTTP', () => {
   it('answers 502 with Proxy-Status when the destination refuses the connection', async () => {
     const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.2'] }] });
     try {
-      const r = await raw(portOf(p), `${refusedUrl()}/`, {});
+      const r = await raw(forwardPortOf(p), `${refusedUrl()}/`, {});
       expect(r.status).to.equal(502);
       expect(r.headers['proxy-status']).to.match(/error=connection_refused/);
     } finally { await p.close(); }
   });
 
   it('logs one access line per request with the rule that allowed it', async () => {
-    await raw(portOf(proxy), `${origin.url}/logged`, {});
+    await raw(forwardPortOf(proxy), `${origin.url}/logged`, {});
     const line = proxy.logs.find((l) => l.msg === 'access' && l.path === `${origin.url}/logged`);
     expect(line).to.include({ status: 200, listener: 'forward[0]', rule: 'acl[0]' });
   });
@@ -149,22 +147,22 @@ describe('forward proxy: PAC and cache', () => {
   it('serves /proxy.pac built from the config', async () => {
     const p = await startProxy({ forward: [{ pac: { internal_domains: ['*.corp.example', 'intranet.example', '10.0.0.0/8'] } }] });
     try {
-      const r = await raw(portOf(p), '/proxy.pac');
+      const r = await raw(forwardPortOf(p), '/proxy.pac');
       expect(r.status).to.equal(200);
       expect(r.headers['content-type']).to.equal('application/x-ns-proxy-autoconfig');
       expect(r.body).to.include('function FindProxyForURL(url, host)');
       expect(r.body).to.include('".corp.example"').and.include('"intranet.example"').and.include('"10.0.0.0"');
-      expect(r.body).to.include(`"PROXY 127.0.0.1:${portOf(p)}"`);
+      expect(r.body).to.include(`"PROXY 127.0.0.1:${forwardPortOf(p)}"`);
       // the script really routes: evaluate it with the PAC helpers it uses
       const find = new Function('dnsDomainIs', 'isInNet', `${r.body}; return FindProxyForURL;`)(
         (h: string, d: string) => h.endsWith(d), () => false,
       ) as (u: string, h: string) => string;
       expect(find('http://a.corp.example/', 'a.corp.example')).to.equal('DIRECT');
-      expect(find('http://example.org/', 'example.org')).to.equal(`PROXY 127.0.0.1:${portOf(p)}`);
+      expect(find('http://example.org/', 'example.org')).to.equal(`PROXY 127.0.0.1:${forwardPortOf(p)}`);
     } finally { await p.close(); }
     const named = await startProxy({ forward: [{ pac: { proxy: 'proxy.corp.example:3128' } }] });
     try {
-      expect((await raw(portOf(named), '/proxy.pac')).body).to.include('"PROXY proxy.corp.example:3128"');
+      expect((await raw(forwardPortOf(named), '/proxy.pac')).body).to.include('"PROXY proxy.corp.example:3128"');
     } finally { await named.close(); }
   });
 
@@ -172,8 +170,8 @@ describe('forward proxy: PAC and cache', () => {
     const origin = await startOrigin((_q, s) => { s.writeHead(200, { 'cache-control': 'max-age=600' }); s.end('cacheable'); });
     const p = await startProxy({ forward: [{ allow_destinations: [`127.0.0.1:${origin.port}`], cache: true }] });
     try {
-      const a = await raw(portOf(p), `${origin.url}/c`, {});
-      const b = await raw(portOf(p), `${origin.url}/c`, {});
+      const a = await raw(forwardPortOf(p), `${origin.url}/c`, {});
+      const b = await raw(forwardPortOf(p), `${origin.url}/c`, {});
       expect(a.body).to.equal('cacheable');
       expect(b.body).to.equal('cacheable');
       expect(String(b.headers['cache-status'])).to.match(/^gatehouse; hit/);

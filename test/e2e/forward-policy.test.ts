@@ -7,12 +7,11 @@ import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import bcrypt from 'bcryptjs';
 import { basic, curl, hasCurl, scratch, stubLookup, viaProxy } from '../helpers/forward.js';
-import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { forwardPortOf, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { buildConfig } from '../../src/config/load.js';
 
 const aprMd5 = createRequire(import.meta.url)('apache-md5') as (password: string) => string;
 const lookup = stubLookup({ 'ok.test': '127.0.0.1', 'a.blocked.test': '127.0.0.1', 'blocked.test': '127.0.0.1', 'ads.example': '127.0.0.1', 'x.ads.example': '127.0.0.1' });
-const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
 describe('forward proxy: access control and authentication', () => {
@@ -25,7 +24,7 @@ describe('forward proxy: access control and authentication', () => {
 
   /** A forward listener with `extra` config, the origin exempted from the SSRF guard. */
   const withAcl = (extra: Record<string, unknown>) => startProxy({ forward: [{ allow_destinations: ['127.0.0.1'], cache: false, ...extra }] }, { forwardLookup: lookup });
-  const get = (p: TestProxy, host = 'ok.test', opts: Parameters<typeof viaProxy>[2] = {}) => viaProxy(portOf(p), `http://${host}:${origin.port}/`, opts);
+  const get = (p: TestProxy, host = 'ok.test', opts: Parameters<typeof viaProxy>[2] = {}) => viaProxy(forwardPortOf(p), `http://${host}:${origin.port}/`, opts);
 
   it('allows or denies by client address (src), with the rule in the log and the block page', async () => {
     const office = await withAcl({ acl: [{ name: 'office-only', allow: { src: ['10.0.0.0/8'] } }] });
@@ -79,8 +78,8 @@ describe('forward proxy: access control and authentication', () => {
   it('authenticates CONNECT too', async () => {
     const p = await withAcl({ auth: { users_file: users }, acl: [{ allow: { user: ['alice'] } }], connect_ports: [origin.port] });
     try {
-      expect((await viaProxy(portOf(p), `ok.test:${origin.port}`, { method: 'CONNECT' })).status).to.equal(407);
-      const ok = await viaProxy(portOf(p), `ok.test:${origin.port}`, { method: 'CONNECT', headers: { 'proxy-authorization': basic('alice', 'wonder') } });
+      expect((await viaProxy(forwardPortOf(p), `ok.test:${origin.port}`, { method: 'CONNECT' })).status).to.equal(407);
+      const ok = await viaProxy(forwardPortOf(p), `ok.test:${origin.port}`, { method: 'CONNECT', headers: { 'proxy-authorization': basic('alice', 'wonder') } });
       expect(ok.status).to.equal(200);
     } finally { await p.close(); }
   });
@@ -92,7 +91,7 @@ describe('forward proxy: access control and authentication', () => {
       expect((await get(p, 'A.Blocked.Test.')).status).to.equal(403);
       expect((await get(p, 'blocked.test')).status).to.equal(403);
       expect((await get(p, 'ok.test')).status).to.equal(200);
-      expect((await viaProxy(portOf(p), 'a.blocked.test:443', { method: 'CONNECT' })).status).to.equal(403);
+      expect((await viaProxy(forwardPortOf(p), 'a.blocked.test:443', { method: 'CONNECT' })).status).to.equal(403);
     } finally { await p.close(); }
   });
 
@@ -101,7 +100,7 @@ describe('forward proxy: access control and authentication', () => {
     try {
       expect((await get(p)).status).to.equal(200);
       expect((await get(p, 'ok.test', { method: 'DELETE' })).status).to.equal(403);
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port + 1}/`)).status).to.equal(403);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port + 1}/`)).status).to.equal(403);
     } finally { await p.close(); }
   });
 
@@ -128,17 +127,17 @@ describe('forward proxy: block lists and URL patterns', () => {
   it('blocks exact and wildcard domains with a block page naming the rule and request id', async () => {
     const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.1'], block_domains: ['ads.example', '*.blocked.test'], connect_ports: [443, origin.port] }] }, { forwardLookup: lookup });
     try {
-      const exact = await viaProxy(portOf(p), `http://ads.example:${origin.port}/`, { headers: { accept: 'text/html,*/*;q=0.8' } });
+      const exact = await viaProxy(forwardPortOf(p), `http://ads.example:${origin.port}/`, { headers: { accept: 'text/html,*/*;q=0.8' } });
       expect(exact.status).to.equal(403);
       expect(exact.headers['content-type']).to.equal('text/html; charset=utf-8');
       expect(exact.headers['proxy-status']).to.match(/^gatehouse; error=http_request_denied; details="block_list: /);
       expect(exact.body).to.include('block_domains[0] (ads.example)').and.include(String(exact.headers['x-request-id']));
-      const wild = await viaProxy(portOf(p), `http://a.blocked.test:${origin.port}/`);
+      const wild = await viaProxy(forwardPortOf(p), `http://a.blocked.test:${origin.port}/`);
       expect(wild.status).to.equal(403);
       expect(wild.body).to.include('*.blocked.test');
       // `*.x` is subdomains only; the apex and other names pass
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/`)).status).to.equal(200);
-      expect((await viaProxy(portOf(p), `a.blocked.test:${origin.port}`, { method: 'CONNECT' })).status).to.equal(403);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/`)).status).to.equal(200);
+      expect((await viaProxy(forwardPortOf(p), `a.blocked.test:${origin.port}`, { method: 'CONNECT' })).status).to.equal(403);
       expect(p.logs.find((l) => l.msg === 'access' && l.status === 403)).to.include({ denied_by: 'block_list' });
     } finally { await p.close(); }
   });
@@ -146,11 +145,11 @@ describe('forward proxy: block lists and URL patterns', () => {
   it('blocks URL patterns (HTTP)', async () => {
     const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.1'], block_urls: ['/ads/*', { name: 'trackers', url_regex: 'track=1' }] }] }, { forwardLookup: lookup });
     try {
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/ads/banner.png`)).status).to.equal(403);
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/%61ds/x`)).status).to.equal(403);
-      const tracked = await viaProxy(portOf(p), `http://ok.test:${origin.port}/p?track=1`);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/ads/banner.png`)).status).to.equal(403);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/%61ds/x`)).status).to.equal(403);
+      const tracked = await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/p?track=1`);
       expect(tracked.body).to.include('trackers');
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/content`)).status).to.equal(200);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/content`)).status).to.equal(200);
     } finally { await p.close(); }
   });
 
@@ -162,10 +161,10 @@ describe('forward proxy: block lists and URL patterns', () => {
     const p = await startProxy({ forward: [{ allow_destinations: ['127.0.0.1'], block_lists: [file] }] }, { forwardLookup: lookup });
     try {
       expect(p.gateway.forwardListeners[0]!.policy!.blocks.size).to.equal(200_001);
-      const hit = await viaProxy(portOf(p), `http://x.ads.example:${origin.port}/`);
+      const hit = await viaProxy(forwardPortOf(p), `http://x.ads.example:${origin.port}/`);
       expect(hit.status).to.equal(403);
       expect(hit.body).to.include(`${file}:200002`);
-      expect((await viaProxy(portOf(p), `http://ok.test:${origin.port}/`)).status).to.equal(200);
+      expect((await viaProxy(forwardPortOf(p), `http://ok.test:${origin.port}/`)).status).to.equal(200);
     } finally { await p.close(); }
   });
 });

@@ -8,9 +8,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { LookupAll } from '../../src/forward/ssrf-guard.js';
 import { stubLookup, viaProxy } from '../helpers/forward.js';
-import { startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
-
-const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
+import { forwardPortOf, startOrigin, startProxy, type Origin, type TestProxy } from '../helpers/loopback.js';
 
 describe('forward proxy: SSRF guard', () => {
   let origin: Origin;
@@ -29,12 +27,12 @@ describe('forward proxy: SSRF guard', () => {
     ];
     try {
       for (const target of targets) {
-        const r = await viaProxy(portOf(p), target);
+        const r = await viaProxy(forwardPortOf(p), target);
         expect(r.status, target).to.equal(403);
         expect(r.headers['proxy-status'], target).to.match(/error=destination_ip_prohibited/);
       }
       for (const authority of [`2130706433:${port}`, `[::ffff:7f00:1]:${port}`, '169.254.169.254:443']) {
-        expect((await viaProxy(portOf(p), authority, { method: 'CONNECT' })).status, authority).to.equal(403);
+        expect((await viaProxy(forwardPortOf(p), authority, { method: 'CONNECT' })).status, authority).to.equal(403);
       }
       expect(origin.seen).to.have.length(0);
     } finally { await p.close(); }
@@ -44,18 +42,18 @@ describe('forward proxy: SSRF guard', () => {
     const p = await startProxy({ forward: [{ allow_destinations: [`127.0.0.1:${origin.port}`] }] });
     try {
       for (const host of ['127.0.0.1', '2130706433', '0x7f.1', '127.1', '[::ffff:127.0.0.1]']) {
-        const r = await viaProxy(portOf(p), `http://${host}:${origin.port}/ok`);
+        const r = await viaProxy(forwardPortOf(p), `http://${host}:${origin.port}/ok`);
         expect(r.status, host).to.equal(200);
         expect(r.body).to.equal('internal secret');
       }
-      expect((await viaProxy(portOf(p), `http://127.0.0.1:${origin.port + 1}/`)).status).to.equal(403);
+      expect((await viaProxy(forwardPortOf(p), `http://127.0.0.1:${origin.port + 1}/`)).status).to.equal(403);
     } finally { await p.close(); }
   });
 
   it('allow_private_destinations turns the guard off', async () => {
     const p = await startProxy({ forward: [{ allow_private_destinations: true }] });
     try {
-      expect((await viaProxy(portOf(p), `http://127.1:${origin.port}/`)).status).to.equal(200);
+      expect((await viaProxy(forwardPortOf(p), `http://127.1:${origin.port}/`)).status).to.equal(200);
     } finally { await p.close(); }
   });
 
@@ -75,10 +73,10 @@ describe('forward proxy: SSRF guard', () => {
     let secretHits = 0;
     secret.on('request', () => secretHits++);
     try {
-      const first = await viaProxy(portOf(p), `http://rebind.test:${origin.port}/`);
+      const first = await viaProxy(forwardPortOf(p), `http://rebind.test:${origin.port}/`);
       expect(first.status).to.equal(200);
       expect(first.body).to.equal('internal secret');
-      const second = await viaProxy(portOf(p), `http://rebind.test:${origin.port}/`);
+      const second = await viaProxy(forwardPortOf(p), `http://rebind.test:${origin.port}/`);
       expect(second.status).to.equal(403);
       expect(second.headers['proxy-status']).to.match(/error=destination_ip_prohibited/);
       expect(second.body).to.include('rebind.test resolves to it');

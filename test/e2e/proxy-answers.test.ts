@@ -9,11 +9,10 @@ import { connect, createServer as createNetServer, type AddressInfo, type Server
 import bcrypt from 'bcryptjs';
 import { scratch, stubLookup, viaProxy } from '../helpers/forward.js';
 import { send } from '../helpers/http-client.js';
-import { simpleReverse, startOrigin, startProxy, type TestProxy } from '../helpers/loopback.js';
+import { forwardPortOf, simpleReverse, startOrigin, startProxy, type TestProxy } from '../helpers/loopback.js';
 import { refusedUrl } from '../helpers/addresses.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
-const portOf = (p: TestProxy) => Number(new URL(p.forwardUrl()).port);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The access line of a request, once written (it follows the response's end). */
@@ -41,12 +40,12 @@ describe('what the proxy says', function () {
     const alice = { 'proxy-authorization': `Basic ${Buffer.from('alice:wonder').toString('base64')}` };
 
     it('the SSRF denial is HTML for a browser and text for curl, both naming the request id', async () => {
-      const page = await viaProxy(portOf(proxy), 'http://169.254.169.254/latest/meta-data/', { headers: { ...alice, accept: BROWSER_ACCEPT } });
+      const page = await viaProxy(forwardPortOf(proxy), 'http://169.254.169.254/latest/meta-data/', { headers: { ...alice, accept: BROWSER_ACCEPT } });
       expect(page.status).to.equal(403);
       expect(page.headers['content-type']).to.equal('text/html; charset=utf-8');
       expect(page.headers['proxy-status']).to.match(/^gatehouse; error=destination_ip_prohibited/);
       expect(page.body).to.match(/^<!doctype html>/).and.include('<title>403 Forbidden</title>').and.include(String(page.headers['x-request-id']));
-      const text = await viaProxy(portOf(proxy), 'http://169.254.169.254/latest/meta-data/', { headers: { ...alice, accept: '*/*' } });
+      const text = await viaProxy(forwardPortOf(proxy), 'http://169.254.169.254/latest/meta-data/', { headers: { ...alice, accept: '*/*' } });
       expect(text.status).to.equal(403);
       expect(text.headers['content-type']).to.equal('text/plain; charset=utf-8');
       expect(text.body).to.match(/^403 Forbidden: /).and.include(`request id: ${String(text.headers['x-request-id'])}`);
@@ -57,11 +56,11 @@ describe('what the proxy says', function () {
       const p = await startProxy({ forward: [{ auth: { users_file: users }, acl: [{ name: 'nobody', allow: { user: ['alice'] } }] }] });
       try {
         const bob = { 'proxy-authorization': `Basic ${Buffer.from('bob:builder').toString('base64')}` };
-        const text = await viaProxy(portOf(p), 'http://ok.test/', { headers: bob });
+        const text = await viaProxy(forwardPortOf(p), 'http://ok.test/', { headers: bob });
         expect(text.status).to.equal(403);
         expect(text.headers['content-type']).to.equal('text/plain; charset=utf-8');
         expect(text.body).to.include('acl: default');
-        const page = await viaProxy(portOf(p), 'http://ok.test/', { headers: { ...bob, accept: BROWSER_ACCEPT } });
+        const page = await viaProxy(forwardPortOf(p), 'http://ok.test/', { headers: { ...bob, accept: BROWSER_ACCEPT } });
         expect(page.headers['content-type']).to.equal('text/html; charset=utf-8');
         expect(page.body).to.include('<dt>Rule</dt><dd>acl: default</dd>');
       } finally { await p.close(); }
@@ -69,10 +68,10 @@ describe('what the proxy says', function () {
 
     it('logs the body bytes actually sent for proxy-made 403, 407 and 400 answers', async () => {
       const answers = [
-        await viaProxy(portOf(proxy), 'http://169.254.169.254/', { headers: alice }),
-        await viaProxy(portOf(proxy), 'http://ok.test/', {}),
-        await viaProxy(portOf(proxy), 'http://ok.test/', { headers: { ...alice, host: 'other.test' } }),
-        await viaProxy(portOf(proxy), 'http://169.254.169.254/', { headers: { ...alice, accept: BROWSER_ACCEPT } }),
+        await viaProxy(forwardPortOf(proxy), 'http://169.254.169.254/', { headers: alice }),
+        await viaProxy(forwardPortOf(proxy), 'http://ok.test/', {}),
+        await viaProxy(forwardPortOf(proxy), 'http://ok.test/', { headers: { ...alice, host: 'other.test' } }),
+        await viaProxy(forwardPortOf(proxy), 'http://169.254.169.254/', { headers: { ...alice, accept: BROWSER_ACCEPT } }),
       ];
       expect(answers.map((a) => a.status)).to.deep.equal([403, 407, 400, 403]);
       for (const a of answers) {
@@ -90,7 +89,7 @@ describe('what the proxy says', function () {
       const port = (echo.address() as AddressInfo).port;
       const proxy = await startProxy({ forward: [{ connect_ports: [port], allow_destinations: [`127.0.0.1:${port}`] }] });
       try {
-        const socket = connect(portOf(proxy), '127.0.0.1');
+        const socket = connect(forwardPortOf(proxy), '127.0.0.1');
         await once(socket, 'connect');
         socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
         let got = '';

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer, WebSocket } from 'ws';
-import { logLine, startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
+import { portOf, logLine, startOrigin, startProxy, simpleReverse, type Origin, type TestProxy } from '../helpers/loopback.js';
 import { refusedUrl } from '../helpers/addresses.js';
 
 /** A whole response head has arrived. */
@@ -36,8 +36,6 @@ async function connectionsReach(p: TestProxy, n: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-const portOf = (url: string) => Number(new URL(url).port);
 
 /** GET with any headers (fetch forbids setting Host). */
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {

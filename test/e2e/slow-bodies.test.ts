@@ -6,6 +6,11 @@ import { closesWithin, getWithin, openSocket } from '../helpers/raw-socket.js';
 describe('slow request bodies', function () {
   this.timeout(30_000);
   const cleanup: (() => Promise<void> | void)[] = [];
+  /** One byte every 300 ms until the socket closes: never a long gap, but a few bytes a second. */
+  const dripBytes = (socket: Socket) => {
+    const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
+    cleanup.push(() => clearInterval(drip));
+  };
   afterEach(async () => { for (const c of cleanup.splice(0).reverse()) await c(); });
 
   /** An origin that reads the whole body and answers with its length. */
@@ -42,8 +47,7 @@ describe('slow request bodies', function () {
     const { socket, received } = await client(p);
     socket.write(post(1_000_000));
     // one byte every 300 ms: never a 1 s gap, but ~3 bytes a second
-    const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
-    cleanup.push(() => clearInterval(drip));
+    dripBytes(socket);
     expect(await closesWithin(socket, 15_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 408 /);
     expect(received().toLowerCase()).to.include('connection: close');
@@ -84,8 +88,7 @@ describe('slow request bodies', function () {
     cleanup.push(p.close);
     const { socket, received } = await client(p);
     socket.write(post(1_000_000));
-    const drip = setInterval(() => { if (!socket.destroyed) socket.write('x'); }, 300);
-    cleanup.push(() => clearInterval(drip));
+    dripBytes(socket);
     expect(await closesWithin(socket, 15_000)).to.equal(true, 'the proxy closed the connection');
     expect(received()).to.match(/^HTTP\/1.1 204 /);
     expect((await getWithin(`${p.url()}/after`, 15_000)).status).to.equal(204);

@@ -91,6 +91,12 @@ export async function startProxy(data: Record<string, unknown>, options: Gateway
   };
 }
 
+/** The port of a listener URL (`proxy.url()`, `origin.url`). */
+export const portOf = (url: string): number => Number(new URL(url).port);
+
+/** The port of a proxy's first forward listener. */
+export const forwardPortOf = (p: TestProxy): number => portOf(p.forwardUrl());
+
 /** A one-route reverse proxy config in front of the given origins. */
 export function simpleReverse(origins: string[], pool: Record<string, unknown> = {}, route: Record<string, unknown> = {}) {
   return {

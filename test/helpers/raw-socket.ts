@@ -1,6 +1,7 @@
 /** Raw TCP clients for attack tests: slow readers, slow writers and idle sockets, from any 127.0.0.x address. */
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { waitFor as waitUntil } from './load.js';
 
 /** Opens a socket to 127.0.0.1:port, optionally from another loopback address (127.0.0.2, …). */
 export async function openSocket(port: number, localAddress?: string): Promise<Socket> {
@@ -35,11 +36,7 @@ export function getRequest(path: string, host = 'test.local', extra = ''): strin
 
 /** Polls `check` every 20 ms until it is true, or throws after `ms`. */
 export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (!(await waitUntil(check, ms))) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** A GET through the proxy that must be answered within `ms`: resolves with status and body, or rejects. */
