@@ -5,8 +5,8 @@
  * answer. Addresses in per_ip_exempt (NAT gateways, balancers in front) are not counted. HTTP listeners
  * and tcp: listeners use it alike.
  */
-import type { Server } from 'node:net';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { cidrMatcher } from './cidr.js';
 import { peerAddress } from './client-address.js';
 
@@ -21,16 +21,25 @@ export function perIpLimit(max: number, exempt: readonly string[]): PerIpLimit {
   return { max, isExempt: cidrMatcher(exempt) };
 }
 
-/** Counts each address's open connections on `server`; `limit` is read per connection, so a reload can change it. */
-export function limitConnectionsPerIp(server: Server, limit: () => PerIpLimit, onRefuse: (ip: string) => void): void {
+/**
+ * Counts each address's open connections on `server`; `limit` is read per connection, so a reload can
+ * change it. Refusals are logged at most once a second: an attack must not flood the log.
+ */
+export function limitConnectionsPerIp(server: Server, limit: () => PerIpLimit, log: Logger): void {
   const open = new Map<string, number>();
+  let lastLog = 0;
   server.on('connection', (socket: Socket) => {
     const { max, isExempt } = limit();
     if (max <= 0) return;
     const ip = peerAddress(socket);
     if (isExempt(ip)) return;
     const n = open.get(ip) ?? 0;
-    if (n >= max) { socket.destroy(); onRefuse(ip); return; }
+    if (n >= max) {
+      socket.destroy();
+      const now = Date.now();
+      if (now - lastLog >= 1000) { lastLog = now; log.warn({ client: ip, max }, 'connection refused: too many from one address'); }
+      return;
+    }
     open.set(ip, n + 1);
     socket.once('close', () => {
       const left = open.get(ip)! - 1;

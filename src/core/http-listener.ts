@@ -152,7 +152,7 @@ export class HttpListener {
     // node drops fields past maxHeadersCount silently: one more than the limit lets #start see the excess
     this.server.maxHeadersCount = limits.max_headers > 0 ? limits.max_headers + 1 : 0;
     const perIp = perIpLimit(limits.max_connections_per_ip, limits.per_ip_exempt);
-    limitConnectionsPerIp(this.server, () => perIp, this.#refused);
+    limitConnectionsPerIp(this.server, () => perIp, this.#opts.info.log);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#handleUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
@@ -166,15 +166,6 @@ export class HttpListener {
   }
 
   get inflight(): number { return this.#inflight; }
-
-  /** Logs refusals at most once a second per listener: an attack must not flood the log. */
-  #lastRefusalLog = 0;
-  readonly #refused = (ip: string): void => {
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < 1000) return;
-    this.#lastRefusalLog = now;
-    this.#opts.info.log.warn({ client: ip, max: this.#opts.limits.max_connections_per_ip }, 'connection refused: too many from one address');
-  };
 
   get address(): { host: string; port: number } {
     const a = this.server.address();

@@ -28,6 +28,7 @@ export class TcpProxyListener {
   readonly #log: Logger;
   readonly #sockets = new Set<Socket>();
   #config: TcpListenerConfig;
+  #perIp: PerIpLimit;
 
   constructor(config: TcpListenerConfig, index: number, private readonly deps: TcpDeps) {
     this.name = `tcp[${index}]`;
@@ -37,18 +38,8 @@ export class TcpProxyListener {
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => void this.#onConnection(s));
     this.server.maxConnections = config.max_connections;
     this.#perIp = perIpLimitOf(config);
-    limitConnectionsPerIp(this.server, () => this.#perIp, this.#refused);
+    limitConnectionsPerIp(this.server, () => this.#perIp, this.#log);
   }
-
-  #perIp: PerIpLimit;
-  /** Logs refusals at most once a second: an attack must not flood the log. */
-  #lastRefusalLog = 0;
-  readonly #refused = (ip: string): void => {
-    const now = Date.now();
-    if (now - this.#lastRefusalLog < 1000) return;
-    this.#lastRefusalLog = now;
-    this.#log.warn({ client: ip, max: this.#perIp.max }, 'connection refused: too many from one address');
-  };
 
   get config(): TcpListenerConfig { return this.#config; }
   get connections(): number { return this.#sockets.size; }
