@@ -27,7 +27,6 @@ class TraceHeaderSink extends PassThroughSink {
     let cacheStatus: string | undefined;
     for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'cache-status') cacheStatus = headers[i + 1];
     noteLogFields(this.ctx, this.trace, cacheStatus);
-    noteLogFields(this.ctx, this.trace);
     this.trace.status = status;
     this.trace.totalUs = DecisionTrace.since(this.trace.startMs);
     // an upstream cannot forge it: any copy it sent is replaced by ours

@@ -203,7 +203,7 @@ export function requestHasBody(req: IncomingMessage): boolean {
 }
 
 /** Whether an HTTP/1.x request carries a body (RFC 9112 §6.3). */
-export function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
+function hasRequestBody(headers: NodeJS.Dict<string | string[]>): boolean {
   const len = headers['content-length'];
   return (len !== undefined && len !== '0') || headers['transfer-encoding'] !== undefined;
 }

@@ -13,7 +13,6 @@ export class ConnectionSlots {
 
   constructor(readonly size: number, readonly maxQueue: number) {}
 
-  get busy(): number { return this.#busy; }
   get queued(): number { return this.#queue.size; }
 
   /** Takes a slot when one is free; false means: call `wait`. */

@@ -1,7 +1,8 @@
 /** Picks the route (first match): its pool and strip_prefix. `respond` routes are answered later, by respondStage. */
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
-import { normaliseHost, type CompiledRoute, type RouteTable } from './route-table.js';
+import { normaliseHost } from '../core/host.js';
+import type { CompiledRoute, RouteTable } from './route-table.js';
 
 export function routeStage(table: () => RouteTable): Stage {
   return {

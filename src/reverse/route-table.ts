@@ -4,7 +4,6 @@ import type { RouteInfo } from '../core/context.js';
 import type { Route } from '../config/types.js';
 import { normaliseHost } from '../core/host.js';
 
-export { normaliseHost };
 
 export interface CompiledRoute extends RouteInfo {
   readonly pool?: string;

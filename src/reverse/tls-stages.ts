@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { ProxyError } from '../core/errors.js';
 import type { Stage } from '../core/pipeline.js';
 import { CHALLENGE_PREFIX, type Http01Responder } from '../tls/acme/http01.js';
+import { normaliseHost } from '../core/host.js';
 
 /** Answers `/.well-known/acme-challenge/TOKEN` for tokens this proxy (or a process sharing its ACME directory) holds. */
 export function acmeChallengeStage(http01: Http01Responder): Stage {
@@ -32,7 +33,7 @@ export function acmeChallengeStage(http01: Http01Responder): Stage {
 export const redirectHttpsStage: Stage = {
   name: 'redirect-https',
   handle(ctx) {
-    const host = hostWithoutPort(ctx.req.headers.host ?? '');
+    const host = normaliseHost(ctx.req.headers.host);
     if (!host) throw new ProxyError('bad_request', 'a Host header is needed to redirect to https');
     const location = `https://${host}${ctx.path.startsWith('/') ? ctx.path : '/'}`;
     const body = `Redirecting to ${location}\n`;
@@ -42,12 +43,6 @@ export const redirectHttpsStage: Stage = {
     return Promise.resolve();
   },
 };
-
-function hostWithoutPort(host: string): string | undefined {
-  const h = host.trim().toLowerCase();
-  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(:\d+)?$/.exec(h);
-  return m?.[1];
-}
 
 /** With `client_cert: optional`, a client that presented a certificate that did not verify gets 403 (none at all is fine). */
 export const clientCertStage: Stage = {

@@ -1,7 +1,7 @@
 /** A named pool of upstreams with its balancer. The upstream list is replaced, never mutated, so picks see a consistent list. */
 import { peekOf, type PickContext } from './balancers/balancer.js';
 import { createPoolBalancer, type PoolBalancer } from './pool-balancer.js';
-import { Upstream } from './upstream.js';
+import { connectionSettings, Upstream } from './upstream.js';
 import { originOf } from '../config/origin.js';
 import type { PoolConfig } from '../config/types.js';
 import type { StickyStore } from './sticky/ip-sticky.js';
@@ -24,12 +24,12 @@ export class UpstreamPool {
   constructor(readonly name: string, readonly config: PoolConfig, reuse?: ReadonlyMap<string, Upstream>, nodeId = '',
     stickyStores?: (pool: string) => StickyStore) {
     this.tls = upstreamTlsOptions(config.tls, `pools.${name}.tls`);
-    const tlsKey = JSON.stringify(config.tls ?? null);
+    const settings = connectionSettings(config);
     this.#upstreams = config.upstreams.map((u) => {
       const kept = reuse?.get(originOf(u.url));
-      // an upstream keeps its connections unless the way they are made changed
-      if (kept && kept.tlsKey === tlsKey) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
-      return new Upstream(u.url, u.weight, config, this.tls);
+      // an upstream keeps its connections (and counters) unless the settings they were made with changed
+      if (kept && kept.settingsKey === settings) { kept.configuredWeight = u.weight; kept.slowStartMs = config.slow_start; return kept; }
+      return new Upstream(u.url, u.weight, config, this.tls, settings);
     });
     this.#balancer = createPoolBalancer(config, name, nodeId, stickyStores?.(name));
   }

@@ -39,10 +39,10 @@ export class Upstream implements BalancerUpstream {
   readonly #cfg: PoolConfig;
   /** TLS options of connections to an https:// upstream. */
   readonly tls: ConnectionOptions;
-  /** The pool's `tls` settings these connections were made with (a reload that changes them makes new upstreams). */
-  readonly tlsKey: string;
+  /** The pool settings its connections and slots were made with (connectionSettings): a reload that changes them makes a new upstream. */
+  readonly settingsKey: string;
 
-  constructor(url: string, weight: number, cfg: PoolConfig, tls: ConnectionOptions = {}) {
+  constructor(url: string, weight: number, cfg: PoolConfig, tls: ConnectionOptions = {}, settingsKey = connectionSettings(cfg)) {
     this.url = new URL(url);
     this.id = originOf(this.url);
     this.configuredWeight = weight;
@@ -50,7 +50,7 @@ export class Upstream implements BalancerUpstream {
     this.#cfg = cfg;
     this.slots = new ConnectionSlots(cfg.keepalive, cfg.max_queue);
     this.tls = this.url.protocol === 'https:' ? tls : {};
-    this.tlsKey = JSON.stringify(cfg.tls ?? null);
+    this.settingsKey = settingsKey;
   }
 
   /** The HTTP connection pool, made on first use: `tcp://` upstreams of TCP listeners never need one. */
@@ -120,4 +120,9 @@ export class Upstream implements BalancerUpstream {
   destroy(): Promise<void> {
     return this.#dispatcher?.destroy().catch(() => undefined) ?? Promise.resolve();
   }
+}
+
+/** What an upstream's connections and slots are made of: the pool settings a kept upstream cannot change in place. */
+export function connectionSettings(cfg: PoolConfig): string {
+  return JSON.stringify([cfg.tls ?? null, cfg.keepalive, cfg.max_queue, cfg.connect_timeout, cfg.response_timeout]);
 }

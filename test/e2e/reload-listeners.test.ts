@@ -30,3 +30,31 @@ describe('reload: listeners kept by address', () => {
     }
   });
 });
+
+describe('reload: upstreams kept only while their connection settings stay', () => {
+  let proxy: TestProxy;
+  afterEach(async () => { await proxy?.close(); });
+
+  it('a new weight keeps the upstream (and its counters); a new response_timeout or keepalive makes a new one', async () => {
+    const config = (pool: Record<string, unknown>) => ({
+      admin: { listen: '' }, node_id: 'gh-test',
+      reverse: [{ listen: '127.0.0.1:0', routes: [{ match: {}, pool: 'app' }] }],
+      pools: { app: { upstreams: [{ url: 'http://127.0.0.2:9', weight: 1 }], ...pool } },
+    });
+    proxy = await startProxy(config({}));
+    const upstream = () => proxy.gateway.pools.get('app')!.upstreams[0]!;
+    const first = upstream();
+    first.requests = 7;
+    const weighted = config({});
+    (weighted.pools.app.upstreams[0] as { weight: number }).weight = 3;
+    await proxy.gateway.reload(buildConfig(weighted, { env: {} }));
+    expect(upstream()).to.equal(first);
+    expect(upstream().configuredWeight).to.equal(3);
+    await proxy.gateway.reload(buildConfig(config({ response_timeout: '7s' }), { env: {} }));
+    expect(upstream(), 'response_timeout is in its connection pool: a new upstream').to.not.equal(first);
+    const second = upstream();
+    await proxy.gateway.reload(buildConfig(config({ response_timeout: '7s', keepalive: 3 }), { env: {} }));
+    expect(upstream(), 'keepalive sizes its slots: a new upstream').to.not.equal(second);
+    expect(upstream().slots.size).to.equal(3);
+  });
+});

@@ -27,6 +27,11 @@ export class ConsistentHashBalancer implements Balancer {
     this.#key = typeof hashKey === 'string' ? parseHashKey(hashKey) : hashKey;
   }
 
+  /** What pick() would answer, without moving the round-robin fallback used for requests without a key. */
+  peek(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    return requestKey(this.#key, ctx) === undefined ? this.#fallback.peek(ctx, pool) : this.pick(ctx, pool);
+  }
+
   pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
     const key = requestKey(this.#key, ctx);
     if (key === undefined) return this.#fallback.pick(ctx, pool);

@@ -14,6 +14,11 @@ export class IpHashBalancer implements Balancer {
   readonly #fallback = new RoundRobinBalancer();
   readonly #idHashes = new Map<string, number>();
 
+  /** What pick() would answer, without moving the round-robin fallback used for requests without a key. */
+  peek(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    return ctx.clientIp ? this.pick(ctx, pool) : this.#fallback.peek(ctx, pool);
+  }
+
   pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
     const ip = ctx.clientIp;
     if (!ip) return this.#fallback.pick(ctx, pool);

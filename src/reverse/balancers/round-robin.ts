@@ -4,19 +4,25 @@ import type { Balancer, BalancerUpstream, PickContext } from './balancer.js';
 export class RoundRobinBalancer implements Balancer {
   #cursor = 0;
 
-  pick(ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
-    const u = this.peek(ctx, pool);
-    if (u) this.#cursor = (pool.indexOf(u) + 1) % pool.length;
-    return u;
+  pick(_ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    const i = this.#next(pool);
+    if (i < 0) return undefined;
+    this.#cursor = (i + 1) % pool.length;
+    return pool[i];
   }
 
   peek(_ctx: PickContext, pool: readonly BalancerUpstream[]): BalancerUpstream | undefined {
+    const i = this.#next(pool);
+    return i < 0 ? undefined : pool[i];
+  }
+
+  /** Index of the first available upstream from the cursor on, or -1. */
+  #next(pool: readonly BalancerUpstream[]): number {
     const n = pool.length;
     for (let i = 0; i < n; i++) {
       const index = (this.#cursor + i) % n;
-      const u = pool[index]!;
-      if (u.available) return u;
+      if (pool[index]!.available) return index;
     }
-    return undefined;
+    return -1;
   }
 }
