@@ -1,7 +1,7 @@
 /** Sends the request to an upstream of the route's pool, retrying idempotent requests on another upstream. */
 import type { Stage } from '../core/pipeline.js';
 import type { RequestContext } from '../core/context.js';
-import { clientAddress, forwardedForValue, forwardedValues } from '../core/client-address.js';
+import { forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { ProxyError } from '../core/errors.js';
 import { onClientGone } from '../core/client-gone.js';
 import { watchRequestBody } from '../core/body-watch.js';
@@ -14,6 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { Upstream } from './upstream.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
+import { firstUpstream } from './first-upstream.js';
 
 export interface ProxyStageDeps {
   pools: () => ReadonlyMap<string, UpstreamPool>;
@@ -32,8 +33,6 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
   return {
     name: 'proxy',
     async handle(ctx) {
-      const pool = deps.pools().get(ctx.slots.pool!);
-      if (!pool) throw new ProxyError('internal', `pool ${ctx.slots.pool} is gone`);
       const req = ctx.req;
       const method = req.method!;
       const trusted = ctx.listener.isTrusted(ctx.clientIp);
@@ -51,22 +50,8 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
       });
       const body = !ctx.upgrade && requestHasBody(req) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
       const bodyWatch = body ? watchRequestBody(req, ctx.res, deps.limits) : undefined;
-      // balancers hash the real client, not the load balancer in front of us
-      const pick = { clientIp: clientAddress(ctx.clientIp, req.headers['x-forwarded-for'], ctx.listener), headers: req.headers, path: ctx.path };
-      // shared ip-sticky pools: learn the fleet's pin for this client first (bounded by shared.timeout)
-      const prepared = pool.prepare(pick.clientIp);
-      if (prepared) await prepared;
+      const { pool, pick, first } = await firstUpstream(ctx, deps.pools(), false);
       let tried: Set<Upstream> | undefined;
-      // A routing plugin's pin is tried first; when that upstream is unavailable or fails, the balancer picks as usual.
-      let pinned = ctx.slots.pinnedUpstream === undefined ? undefined : pool.find(ctx.slots.pinnedUpstream);
-      if (pinned && !pinned.available) { ctx.logFields.pin_unavailable = pinned.id; pinned = undefined; }
-      // 503 only when nothing was available to begin with (health checks marked every upstream down)
-      const first = pinned ?? pool.pick(pick, tried);
-      ctx.trace?.step('balancer', {
-        pool: pool.name, policy: pool.config.balance, sticky: pool.config.sticky?.mode, pinned: ctx.slots.pinnedUpstream,
-        candidates: pool.upstreams.filter((u) => u.available).map((u) => u.id), pick: first?.id,
-      });
-      if (!first) throw new ProxyError('no_healthy_upstream', `no healthy upstream in pool ${pool.name}`);
       let traced: ReturnType<NonNullable<RequestContext['trace']>['step']> | undefined;
       await sendWithRetries<Upstream>(ctx, body, first, {
         retryResets: true,
