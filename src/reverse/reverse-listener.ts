@@ -68,9 +68,6 @@ function routePluginsStage(byRoute: ReadonlyMap<CompiledRoute, Stage>): Stage | 
   };
 }
 
-const upgradesOf = (config: ReverseListenerConfig): Set<string> =>
-  new Set(config.routes.flatMap((r) => r.upgrades.map((u) => u.toLowerCase())));
-
 const hstsStage = (value: string): Stage => ({
   name: 'hsts',
   handle(ctx, next) { ctx.addResponseHeader('strict-transport-security', value); return next(); },
@@ -84,7 +81,6 @@ export class ReverseProxyListener {
   readonly #info: ListenerInfo;
   #routes: RouteTable;
   /** Upgrade protocols some route allows (lower-case). */
-  #upgrades: Set<string>;
   #pipeline: Pipeline;
   #acme?: AcmeManager;
   #watch?: CertWatch;
@@ -93,7 +89,6 @@ export class ReverseProxyListener {
     this.name = `reverse[${index}]`;
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
-    this.#upgrades = upgradesOf(config);
     if (config.tls) this.sni = new SniContexts(config.tls);
     const info: ListenerInfo = listenerInfo({ name: this.name, mode: 'reverse', nodeId: deps.nodeId, viaName: deps.viaName, log: deps.log, isTrusted: deps.isTrusted });
     this.#info = info;
@@ -102,7 +97,7 @@ export class ReverseProxyListener {
       listen: config.listen, limits: config.limits, info, pipeline: () => this.#pipeline,
       tls: this.sni?.serverOptions(),
       http2: config.http2 === false ? undefined : config.http2,
-      acceptsUpgrade: (protocol) => this.#upgrades.has(protocol),
+      acceptsUpgrade: (protocol) => this.#routes.upgrades.has(protocol),
     });
     if (this.sni) {
       this.sni.attach(this.listener.server as never);
@@ -221,7 +216,6 @@ export class ReverseProxyListener {
     const acmeChanged = JSON.stringify(config.tls?.acme) !== JSON.stringify(this.#config.tls?.acme);
     this.#config = config;
     this.#routes = new RouteTable(config.routes);
-    this.#upgrades = upgradesOf(config);
     if (this.sni && config.tls) {
       const problems = this.sni.reload(config.tls);
       if (problems.length) this.deps.log.error({ listener: this.name, problems: problems.map((p) => `${p.key}: ${p.message}`) }, 'certificates do not load; keeping the current ones');

@@ -72,8 +72,11 @@ function compile(route: Route): { route: CompiledRoute; matches: Matcher } {
 
 export class RouteTable {
   readonly #routes: { route: CompiledRoute; matches: Matcher }[];
+  /** Every upgrade protocol some route accepts (lower-case): the listener's first check of an Upgrade request. */
+  readonly upgrades: ReadonlySet<string>;
   constructor(routes: readonly Route[]) {
     this.#routes = routes.map(compile);
+    this.upgrades = new Set(this.#routes.flatMap((r) => [...r.route.upgrades]));
   }
   get routes(): CompiledRoute[] { return this.#routes.map((r) => r.route); }
   match(host: string, path: string, headers: IncomingHttpHeaders): CompiledRoute | undefined {
