@@ -1,33 +1,15 @@
 /**
- * Tells when a request's client has gone. A ServerResponse emits 'close' only once node:http has given
- * it the socket: the responses of pipelined requests queued behind another never do, so their socket's
- * 'close' is watched too. One socket listener serves every request on the connection.
+ * Tells when a request's client has gone. A request reaches the pipeline only once the responses before
+ * it on its connection are complete (connection-order.ts), and by then node:http has given its response
+ * the socket: the response's 'close' covers every way the client can leave.
  */
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-
-const watchers = Symbol('gatehouse.clientGone');
-type Watched = Socket & { [watchers]?: Set<() => void> };
-
-function onSocketClose(this: Watched): void {
-  const set = this[watchers];
-  this[watchers] = undefined;
-  if (set) for (const fn of set) fn();
-}
 
 /** Calls `fn` once when the client's connection closes before `res` finished; returns the unsubscriber. */
-export function onClientGone(res: ServerResponse, socket: Socket | null, fn: () => void): () => void {
-  let called = false;
-  const once = (): void => { if (!called && !res.writableFinished) { called = true; fn(); } };
+export function onClientGone(res: ServerResponse, fn: () => void): () => void {
+  const once = (): void => { if (!res.writableFinished) fn(); };
+  // gone already: its 'close' has been emitted
+  if (res.destroyed || res.socket?.destroyed) { queueMicrotask(once); return () => {}; }
   res.once('close', once);
-  const s = socket as Watched | null;
-  if (s && !s.destroyed) {
-    let set = s[watchers];
-    if (!set) { set = s[watchers] = new Set(); s.once('close', onSocketClose); }
-    set.add(once);
-  } else if (s?.destroyed) queueMicrotask(once);
-  return () => {
-    res.off('close', once);
-    s?.[watchers]?.delete(once);
-  };
+  return () => { res.off('close', once); };
 }

@@ -51,7 +51,7 @@ class StreamHandler implements Dispatcher.DispatchHandler {
   ) {
     // a client that leaves aborts the upstream request: undici then destroys that connection instead of
     // returning it to the pool with unread bytes
-    this.#stopWatching = onClientGone(ctx.res, ctx.req.socket, () => this.abort(new ProxyError('client_closed')));
+    this.#stopWatching = onClientGone(ctx.res, () => this.abort(new ProxyError('client_closed')));
   }
 
   /** Aborts the upstream request (client gone, send or body timeout). */

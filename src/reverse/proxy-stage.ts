@@ -115,7 +115,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
 async function waitForSlot(ctx: RequestContext, upstream: Upstream, queueTimeout: number): Promise<void> {
   let stop: (() => void) | undefined;
   try {
-    await upstream.slots.wait(queueTimeout, (withdraw) => { stop = onClientGone(ctx.res, ctx.req.socket, withdraw); });
+    await upstream.slots.wait(queueTimeout, (withdraw) => { stop = onClientGone(ctx.res, withdraw); });
   } finally {
     stop?.();
   }
