@@ -10,13 +10,12 @@ import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../config/admin-exposure.js';
 import { parseListen } from '../config/shape.js';
+import { splitAuthority } from '../core/host.js';
 
-/** The host part of a Host header or an origin's authority: `[v6]` brackets kept off, port dropped. */
+/** The host part of a Host header or an origin's authority: `[v6]` brackets kept off, port dropped; unsplittable text as is. */
 function hostOf(authority: string): string {
-  const m = /^\[([^\]]*)\](?::\d*)?$/.exec(authority);
-  if (m) return m[1]!.toLowerCase();
-  const colon = authority.lastIndexOf(':');
-  return (colon >= 0 && authority.indexOf(':') === colon ? authority.slice(0, colon) : authority).toLowerCase();
+  const host = splitAuthority(authority)?.host ?? authority;
+  return (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host).toLowerCase();
 }
 
 export class AdminGuard {

@@ -4,13 +4,14 @@
  * upstream through DELETE /pools/NAME/upstreams with the admin token typed into the page.
  */
 
+import { escapeHtml } from '../core/answer-format.js';
+
 type Doc = Record<string, unknown>;
 const list = (v: unknown): Doc[] => (Array.isArray(v) ? (v as Doc[]) : []);
 const obj = (v: unknown): Doc => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : {});
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 /** Text and attribute values: every value comes from config or requests, so all of it is escaped. */
-const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const esc = (v: unknown): string => escapeHtml(String(v ?? ''));
 
 const td = (cls: string, v: unknown) => `<td class="${cls}">${esc(v)}</td>`;
 const table = (id: string, head: string[], rows: string[]) =>

@@ -1,7 +1,7 @@
 /** The `gatehouse` command line. Exit status: 0 clean stop, 1 invalid config or failure to start, 2 bad usage. */
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { closest } from '../config/did-you-mean.js';
+import { didYouMean } from '../config/did-you-mean.js';
 import { runProxy } from './run-command.js';
 import { certificateWarnings, runtimeProblems } from '../checks/runtime-checks.js';
 import { routingPluginWarnings } from '../checks/routing-plugin-check.js';
@@ -56,8 +56,7 @@ function configFlag(args: string[]): string | { error: string } {
 function leftover(args: string[], options: string[]): string {
   const word = args[0]!;
   if (!word.startsWith('-')) return `unexpected argument "${word}"`;
-  const guess = closest(word, options);
-  return `unknown option "${word}"${guess ? ` (did you mean "${guess}"?)` : ''}`;
+  return `unknown option "${word}"${didYouMean(word, options)}`;
 }
 
 async function check(args: string[]): Promise<number> {
@@ -93,8 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     default: {
       if (command !== undefined && !command.startsWith('-')) {
-        const guess = closest(command, COMMANDS);
-        return usage(`unknown command "${command}"${guess ? ` (did you mean "${guess}"?)` : ''}`);
+        return usage(`unknown command "${command}"${didYouMean(command, COMMANDS)}`);
       }
       const args = argv.slice();
       const file = configFlag(args);

@@ -11,7 +11,7 @@ import { Gateway } from '../gateway.js';
 import type { SimulationResult } from '../core/simulate.js';
 import { simulationInput, type SimulationInput } from '../core/simulated-request.js';
 
-export const SIMULATE_USAGE = `Usage:
+const SIMULATE_USAGE = `Usage:
   gatehouse simulate [--config FILE] [--listener NAME] [--src IP] [--user USER] [--method METHOD]
                      [--header "Name: value"]... URL
                                        print what the proxy would do with this request (JSON)
@@ -67,7 +67,7 @@ function parse(args: string[], defaultConfig: string): Parsed | string {
 }
 
 /** The fields of `expect` the result does not meet, as `field: expected X, got Y`. */
-export function mismatches(expect: Record<string, unknown>, result: SimulationResult): string[] {
+function mismatches(expect: Record<string, unknown>, result: SimulationResult): string[] {
   const out: string[] = [];
   for (const [k, want] of Object.entries(expect)) {
     if (!(EXPECTABLE as readonly string[]).includes(k)) { out.push(`${k}: not a field a case can expect (${EXPECTABLE.join(', ')})`); continue; }

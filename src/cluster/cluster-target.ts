@@ -64,8 +64,7 @@ export class ClusterAdminTarget implements AdminTarget {
   async simulate(body: unknown): Promise<AdminReply> {
     const worker = this.#supervisor.running[0];
     if (!worker) return [503, { error: 'no worker is running' }];
-    const results = await this.#supervisor.broadcast({ op: 'admin', change: { method: 'simulate', args: [body] } }, READ_TIMEOUT_MS);
-    return results.length ? toReply(results[0]!) : [503, { error: 'no worker is running' }];
+    return toReply(await this.#supervisor.call(worker, { op: 'admin', change: { method: 'simulate', args: [body] } }, READ_TIMEOUT_MS));
   }
 
   /** Asks every worker (a request was served by one of them); a read, so never recorded for replay. */

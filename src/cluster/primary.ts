@@ -6,12 +6,11 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/types.js';
-import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
 import { startDemoOrigins } from '../demo/demo-origins.js';
 import { AdminServer } from '../admin/admin-server.js';
 import type { AdminReply } from '../admin/admin-target.js';
-import { runtimeProblems } from '../checks/runtime-checks.js';
+import { loadCheckedConfig } from '../checks/load-checked-config.js';
 import { logRoutingPluginWarnings } from '../checks/routing-plugin-check.js';
 import { ClusterAdminTarget } from './cluster-target.js';
 import { StartFailed, Supervisor } from './supervisor.js';
@@ -66,20 +65,9 @@ export async function runPrimary(
 
 /** Validates the config source here first (a bad one never reaches a worker), then has every worker apply it. */
 async function reloadWorkers(configFile: string, supervisor: Supervisor, log: Logger): Promise<AdminReply> {
-  let next: GatehouseConfig;
-  try {
-    next = loadConfig(configFile);
-  } catch (e) {
-    const problems = e instanceof ConfigError ? e.problems : [(e as Error).message];
-    log.error({ problems }, 'reload refused');
-    return [422, { reloaded: false, problems }];
-  }
-  const problems = await runtimeProblems(next);
-  if (problems.length) {
-    log.error({ problems }, 'reload refused: invalid config');
-    return [422, { reloaded: false, problems }];
-  }
-  await logRoutingPluginWarnings(next, log);
+  const checked = await loadCheckedConfig(configFile, log);
+  if ('problems' in checked) return [422, { reloaded: false, problems: checked.problems }];
+  const next = checked.config;
   const old = supervisor.config;
   if (next.workers !== old.workers) log.warn({ from: old.workers, to: next.workers }, 'workers: a new count takes effect on restart');
   if (next.admin.listen !== old.admin.listen || next.demo_origins.join() !== old.demo_origins.join()) {

@@ -26,8 +26,8 @@ const MAX_PENDING = 1_000;
 
 export class Fleet {
   readonly #changesKey: string;
-  /** Purges and pool changes made here while Redis was down: the others learn them at resync. */
-  #pending: FleetMessage[] = [];
+  /** Purges and pool changes made here while Redis was down (a pool change with its record): the others learn them at resync. */
+  #pending: { message: FleetMessage; record?: PoolChange }[] = [];
 
   constructor(readonly state: SharedState, private readonly member: FleetMember) {
     this.#changesKey = `${state.prefix}pool-changes`;
@@ -39,18 +39,17 @@ export class Fleet {
 
   /** Records a change made through this instance's admin API and tells the others. */
   announce(change: PoolChange): void {
-    this.member.noteRuntimeChange(change);
-    this.#send({ kind: 'pool', ...change });
+    const record = this.member.noteRuntimeChange(change);
+    this.#send({ kind: 'pool', ...change }, record);
   }
 
-  #send(m: FleetMessage): void {
+  /** Publishes a message; a pool change's record (already noted here) is also written to Redis. */
+  #send(m: FleetMessage, record?: PoolChange): void {
     if (!this.state.up) {
-      if (this.#pending.push(m) > MAX_PENDING) this.#pending.shift();
+      if (this.#pending.push({ message: m, record }) > MAX_PENDING) this.#pending.shift();
       return;
     }
-    if (m.kind === 'pool') {
-      const change = m as unknown as PoolChange;
-      const record = this.member.noteRuntimeChange(change);
+    if (record) {
       void this.state.run('pool_change', (c) => c.hSet(this.#changesKey, `${record.pool} ${originOf(record.url)}`, JSON.stringify(record)), 1_000);
     }
     this.state.publish(m);
@@ -99,7 +98,7 @@ export class Fleet {
   async #replay(): Promise<void> {
     const pending = this.#pending;
     this.#pending = [];
-    for (const m of pending) this.#send(m);
+    for (const { message, record } of pending) this.#send(message, record);
     const all = await this.state.run('pool_change', (c) => c.hGetAll(this.#changesKey), 2_000);
     for (const raw of Object.values(all ?? {})) {
       try { this.apply(JSON.parse(raw) as PoolChange, 'resync'); } catch { /* a record we cannot read is skipped */ }

@@ -11,7 +11,7 @@ import { createClient, type RedisClientType } from '@redis/client';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 
-export interface SharedConfig { redis: string; key_prefix: string; timeout: number; tls_ca: string }
+interface SharedConfig { redis: string; key_prefix: string; timeout: number; tls_ca: string }
 
 /** A message between instances: `kind` says who handles it (purge, pool, …). */
 export interface FleetMessage { kind: string; from?: string; [field: string]: unknown }

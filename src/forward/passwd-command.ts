@@ -11,7 +11,7 @@ import bcrypt from 'bcryptjs';
 /** bcrypt's cost: 2^10 rounds, ~50–100 ms here; successful checks are cached by the proxy (htpasswd.ts). */
 const BCRYPT_COST = 10;
 
-export const PASSWD_USAGE = 'Usage: gatehouse passwd FILE USER [--password-stdin]';
+const PASSWD_USAGE = 'Usage: gatehouse passwd FILE USER [--password-stdin]';
 
 class UsageError extends Error {}
 
@@ -55,7 +55,7 @@ async function readPassword(fromStdin: boolean): Promise<string> {
 }
 
 /** The file's lines with USER's entry set to `hash` (replaced in place, or appended). */
-export function withUser(text: string, user: string, hash: string): { text: string; added: boolean } {
+function withUser(text: string, user: string, hash: string): { text: string; added: boolean } {
   const lines = text === '' ? [] : text.replace(/\n$/, '').split('\n');
   const at = lines.findIndex((l) => l.slice(0, l.indexOf(':')) === user && l.includes(':'));
   if (at === -1) lines.push(`${user}:${hash}`);

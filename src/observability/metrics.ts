@@ -2,7 +2,7 @@
 import client from 'prom-client';
 import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast-metrics.js';
 
-export interface RecentError { at: string; listener: string; req_id: string; method: string; path: string; status: number; error: string; detail: string }
+interface RecentError { at: string; listener: string; req_id: string; method: string; path: string; status: number; error: string; detail: string }
 const RECENT_ERRORS = 20;
 
 export class Metrics {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { newSpanId, type SpanRecorder } from './trace-context.js';
 
-export interface TracingConfig { otlp_endpoint: string; service_name: string }
+interface TracingConfig { otlp_endpoint: string; service_name: string }
 
 export async function createOtlpRecorder(cfg: TracingConfig, nodeId: string): Promise<SpanRecorder> {
   const api = await import('@opentelemetry/api');

@@ -14,7 +14,7 @@ const HEX = /^[0-9a-f]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A span being recorded: its id is the parent id sent upstream. */
-export interface RecordedSpan { readonly spanId: string; readonly sampled: boolean; end(status: number | undefined, error?: string): void }
+interface RecordedSpan { readonly spanId: string; readonly sampled: boolean; end(status: number | undefined, error?: string): void }
 
 /** Records a span per request; otlp.ts has the one that exports them (tracing.otlp_endpoint). */
 export interface SpanRecorder {
@@ -23,7 +23,7 @@ export interface SpanRecorder {
   shutdown(): Promise<void>;
 }
 
-export interface TraceParent { traceId: string; parentId: string; flags: string }
+interface TraceParent { traceId: string; parentId: string; flags: string }
 
 /** Parses a traceparent value; undefined when invalid (spec §3.2: version 00 exactly, later versions by prefix). */
 export function parseTraceparent(value: string | string[] | undefined): TraceParent | undefined {

@@ -45,7 +45,7 @@ interface Entry {
 }
 
 /** A certificate obtained at run time (ACME). */
-export interface RuntimeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
+interface RuntimeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
 
 interface State {
   readonly minVersion: SecureVersion;

@@ -18,7 +18,7 @@ import { AcmeStore, certificateName } from './acme-store.js';
 import type { Http01Responder } from './http01.js';
 import { tryLock } from './order-lock.js';
 
-export interface AcmeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
+interface AcmeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
 
 export interface AcmeManagerOptions {
   readonly config: AcmeConfig;
