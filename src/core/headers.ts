@@ -38,15 +38,22 @@ export interface UpstreamHeaderOptions {
   upgrade?: boolean;
   set?: readonly [string, string][];
   remove?: readonly string[];
-  /** Lower-case names always dropped (the listener's strip_request_headers). */
-  strip?: ReadonlySet<string>;
+  /** Names never forwarded: droppedRequestFields(the listener's strip_request_headers), built once per listener. */
+  dropped?: ReadonlySet<string>;
 }
 
 /**
  * Names the proxy sets itself, so the client's copies are dropped; and Expect, which node:http has
  * already answered with 100 Continue.
  */
-const REPLACED = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip', 'expect']);
+const REPLACED = ['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip', 'expect'];
+
+/** The request fields never forwarded, in one set: hop-by-hop, those the proxy sets itself, and `strip` (lower-cased). */
+export function droppedRequestFields(strip: readonly string[] = []): ReadonlySet<string> {
+  return new Set([...HOP_BY_HOP, ...REPLACED, ...strip.map((h) => h.toLowerCase())]);
+}
+
+const DROPPED = droppedRequestFields();
 
 /**
  * Builds the upstream request's header list (flat, lower-case names) from the client's raw headers.
@@ -61,11 +68,11 @@ export function upstreamRequestHeaders(raw: readonly string[], opts: UpstreamHea
     }
   }
   const out: string[] = [];
+  const dropped = opts.dropped ?? DROPPED;
   let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || REPLACED.has(name) || listed?.has(name)) continue;
-    if (opts.remove?.includes(name) || opts.strip?.has(name)) continue;
+    if (dropped.has(name) || listed?.has(name) || opts.remove?.includes(name)) continue;
     if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
     out.push(name, raw[i + 1]!);
   }

@@ -9,7 +9,7 @@ import { ProxyError } from '../core/errors.js';
 import { forwardedForValue, forwardedValues } from '../core/client-address.js';
 import { sendUpstream, requestHasBody } from '../core/upstream-request.js';
 import { sendWithRetries } from '../core/upstream-retry.js';
-import { setHeader, upstreamRequestHeaders } from '../core/headers.js';
+import { droppedRequestFields, setHeader, upstreamRequestHeaders } from '../core/headers.js';
 import { limitedBody } from '../core/limits-stage.js';
 import { watchRequestBody } from '../core/body-watch.js';
 import type { Stage } from '../core/pipeline.js';
@@ -30,7 +30,7 @@ export function ssrfError(v: SsrfDenial): ProxyError {
 
 export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): Stage {
   const cfg = policy.cfg;
-  const strip = new Set(cfg.strip_request_headers.map((h) => h.toLowerCase()));
+  const dropped = droppedRequestFields(cfg.strip_request_headers);
   const connectTimeoutMs = cfg.connect_timeout;
   // an IP-literal destination's verdict never changes for one policy: no DNS is involved
   const literalVerdicts = new Map<string, SsrfVerdict>();
@@ -53,7 +53,7 @@ export function forwardStage(policy: ForwardPolicy, pools: DestinationPools): St
       const headers = upstreamRequestHeaders(req.rawHeaders, {
         via: ctx.listener.via, requestId: ctx.id, forwardedFor: cfg.x_forwarded_for ? forwardedForValue(ctx) : undefined,
         forwarded: cfg.x_forwarded_for ? forwardedValues(ctx) : undefined,
-        set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders, strip,
+        set: ctx.setRequestHeaders, remove: ctx.removeRequestHeaders, dropped,
       });
       // RFC 9112 §3.2.2: the target's authority is the Host (a disagreeing client Host was refused earlier)
       if (!ctx.setRequestHeaders?.some(([n]) => n === 'host')) setHeader(headers, 'host', t.authority);

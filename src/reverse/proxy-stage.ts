@@ -21,8 +21,8 @@ export interface ProxyStageDeps {
   metrics: Metrics;
   /** The listener's limits: body size and trailers, body timeout and rate, send_timeout. */
   limits: Limits;
-  /** Request headers never forwarded (strip_request_headers), lower-case. */
-  strip: ReadonlySet<string>;
+  /** Request fields never forwarded: core's droppedRequestFields with the listener's strip_request_headers. */
+  dropped: ReadonlySet<string>;
   /** `http` or `https`: what X-Forwarded-Proto says for requests on this listener. */
   proto: string;
   /** Told about every attempt's outcome (passive health checks). */
@@ -46,7 +46,7 @@ export function proxyStage(deps: ProxyStageDeps): Stage {
         upgrade: ctx.upgrade !== undefined,
         set: ctx.setRequestHeaders,
         remove: ctx.removeRequestHeaders,
-        strip: deps.strip,
+        dropped: deps.dropped,
       });
       const body = !ctx.upgrade && requestHasBody(req) ? limitedBody(req, deps.limits.max_body_size, deps.limits.max_headers) : null;
       const bodyWatch = body ? watchRequestBody(req, ctx.res, deps.limits) : undefined;

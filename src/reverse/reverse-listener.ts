@@ -30,6 +30,7 @@ import { RouteTable, type CompiledRoute } from './route-table.js';
 import { routeStage } from './route-stage.js';
 import { requestTargetStage } from './request-target-stage.js';
 import type { UpstreamPool } from './upstream-pool.js';
+import { droppedRequestFields } from '../core/headers.js';
 
 export interface ReverseDeps {
   log: Logger;
@@ -188,7 +189,7 @@ export class ReverseProxyListener {
       this.#cacheStage(cfg),
       dry ? dryProxyStage(this.deps.pools) : proxyStage({
         pools: this.deps.pools, metrics: this.deps.metrics, limits: cfg.limits,
-        strip: new Set(cfg.strip_request_headers.map((h) => h.toLowerCase())),
+        dropped: droppedRequestFields(cfg.strip_request_headers),
         proto: cfg.tls ? 'https' : 'http', onResult: this.deps.onResult,
       }),
     ];
