@@ -1,8 +1,7 @@
 import { createSecureContext, type SecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { certNames, loadCertKeyPair, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
+import { certNames, loadCertKeyPair, readPemFile, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
 import { createCa, issueLeaf } from './dev-certs.js';
 
 /** The reverse listener's `tls:` block. */
@@ -210,15 +209,7 @@ function build(cfg: ReverseTlsConfig, opts: SniOptions, acme: AcmeServed | undef
   const hsts = cfg.hsts?.trim() || undefined;
   if (hsts && !/(^|;)\s*max-age=\d+\s*(;|$)/i.test(hsts)) problems.push({ key: `${prefix}.hsts`, message: `must contain max-age=SECONDS, got "${hsts}"` });
   if ((!cfg.certs || cfg.certs.length === 0) && !cfg.acme) problems.push({ key: `${prefix}.certs`, message: 'at least one certificate is required' });
-  let clientCa: string | undefined;
-  if (cfg.client_ca) {
-    try {
-      clientCa = readFileSync(resolve(opts.baseDir ?? process.cwd(), cfg.client_ca), 'utf8');
-      if (!clientCa.includes('-----BEGIN CERTIFICATE-----')) problems.push({ key: `${prefix}.client_ca`, message: `${cfg.client_ca} holds no PEM certificate` });
-    } catch (e) {
-      problems.push({ key: `${prefix}.client_ca`, message: `cannot read ${cfg.client_ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
-    }
-  }
+  const clientCa = cfg.client_ca ? readPemFile(cfg.client_ca, `${prefix}.client_ca`, problems, { baseDir: opts.baseDir }) : undefined;
   const okVersion = MIN_VERSIONS.includes(minVersion) ? minVersion : 'TLSv1.2';
 
   const entries: Entry[] = [];
