@@ -2,7 +2,7 @@
  * Checks beyond the schema that need the file system: certificates and keys, block lists, plugins. Run
  * by `gatehouse check`, at start-up and on reload, in one process and in a cluster's primary alike.
  */
-import { readFileSync } from 'node:fs';
+import { readPemFile, type TlsProblem } from '../tls/cert-files.js';
 import type { GatehouseConfig } from '../config/types.js';
 import { validateReverseTls } from '../tls/sni-contexts.js';
 import { pluginProblems } from '../plugins/plugin-config-check.js';
@@ -22,11 +22,9 @@ export async function runtimeProblems(config: GatehouseConfig, opts: { plugins?:
     if (l.tls) problems.push(...validateReverseTls(l.tls, { keyPrefix: `reverse[${i}].tls` }).map((p) => `${p.key}: ${p.message}`));
     const caFile = l.tls?.acme?.directory_ca;
     if (caFile) {
-      try {
-        if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----')) problems.push(`reverse[${i}].tls.acme.directory_ca: ${caFile} holds no PEM certificate`);
-      } catch (e) {
-        problems.push(`reverse[${i}].tls.acme.directory_ca: cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
+      const caProblems: TlsProblem[] = [];
+      readPemFile(caFile, `reverse[${i}].tls.acme.directory_ca`, caProblems);
+      problems.push(...caProblems.map((p) => `${p.key}: ${p.message}`));
     }
   });
   for (const [name, pool] of Object.entries(config.pools)) {

@@ -37,6 +37,24 @@ export interface LoadOptions {
   readonly now?: Date;
 }
 
+const PEM_MARKERS = { certificate: '-----BEGIN CERTIFICATE-----', key: 'PRIVATE KEY-----' } as const;
+
+/**
+ * Reads a PEM file (CA bundle, certificate or key) by its config key. Returns its text, or records
+ * `cannot read FILE: CODE` or `FILE holds no PEM certificate|key` under `key` and returns undefined.
+ */
+export function readPemFile(file: string, key: string, problems: TlsProblem[], opts: { baseDir?: string; kind?: keyof typeof PEM_MARKERS } = {}): string | undefined {
+  const kind = opts.kind ?? 'certificate';
+  try {
+    const text = readFileSync(resolve(opts.baseDir ?? process.cwd(), file), 'utf8');
+    if (text.includes(PEM_MARKERS[kind])) return text;
+    problems.push({ key, message: `${file} holds no PEM ${kind}` });
+  } catch (e) {
+    problems.push({ key, message: `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+  }
+  return undefined;
+}
+
 /** Reads and checks one pair; returns the pair, or the problems that prevent using it. */
 export function loadCertKeyPair(src: PairSource, opts: LoadOptions = {}): { pair?: CertKeyPair; problems: TlsProblem[] } {
   const problems: TlsProblem[] = [];

@@ -1,8 +1,7 @@
 import { createSecureContext, type SecureContext, type SecureVersion, type Server as TlsServer, type TlsOptions } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { certNames, loadCertKeyPair, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
+import { certNames, loadCertKeyPair, readPemFile, TlsConfigError, type CertKeyPair, type LoadOptions, type TlsProblem } from './cert-files.js';
 import { createCa, issueLeaf } from './dev-certs.js';
 
 /** The reverse listener's `tls:` block. */
@@ -47,6 +46,9 @@ interface Entry {
 /** A certificate obtained at run time (ACME). */
 interface RuntimeCertificate { readonly certPem: string; readonly keyPem: string; readonly x509: X509Certificate }
 
+/** The certificate an ACME listener serves, and where it came from. */
+interface AcmeServed { readonly cert: RuntimeCertificate; readonly source: 'acme' | 'placeholder' }
+
 interface State {
   readonly minVersion: SecureVersion;
   readonly clientCa: string | undefined;
@@ -59,6 +61,7 @@ interface State {
 
 /** Every problem with a reverse `tls:` block: files, PEM, key match, expiry, settings. */
 export function validateReverseTls(cfg: ReverseTlsConfig, opts: SniOptions = {}): TlsProblem[] {
+  // no ACME certificate: minting a placeholder (two RSA keys) only to check the files would block every check and reload
   return build(cfg, opts, undefined).problems;
 }
 
@@ -72,12 +75,14 @@ export class SniContexts {
   readonly #opts: SniOptions;
   #state: State;
   #acme?: RuntimeCertificate;
+  /** Served by an ACME listener until its first certificate; made once, so reloads do not mint new ones. */
+  #placeholderCert?: RuntimeCertificate;
   #ticketKeys?: () => Buffer;
   readonly #servers = new Set<TlsServer>();
 
   /** Throws `TlsConfigError` listing every problem. */
   constructor(cfg: ReverseTlsConfig, opts: SniOptions = {}) {
-    const { state, problems } = build(cfg, opts, undefined);
+    const { state, problems } = build(cfg, opts, this.#acmeServed(cfg));
     if (!state) throw new TlsConfigError(problems);
     this.#cfg = cfg;
     this.#opts = opts;
@@ -147,7 +152,7 @@ export class SniContexts {
    * when there are any, the old certificates keep serving.
    */
   reload(cfg: ReverseTlsConfig = this.#cfg): TlsProblem[] {
-    const { state, problems } = build(cfg, this.#opts, this.#acme ?? this.#placeholder());
+    const { state, problems } = build(cfg, this.#opts, this.#acmeServed(cfg));
     if (!state) return problems;
     this.#cfg = cfg;
     this.#state = state;
@@ -156,10 +161,12 @@ export class SniContexts {
     return [];
   }
 
-  /** The self-signed certificate served before the first ACME one (kept, so reloads do not mint new ones). */
-  #placeholder(): RuntimeCertificate | undefined {
-    const e = this.#state.entries.find((x) => x.source === 'placeholder');
-    return e && { certPem: e.pair.certPem, keyPem: e.pair.keyPem, x509: e.pair.x509 };
+  /** The ACME certificate when there is one, else the self-signed placeholder (made on first need). */
+  #acmeServed(cfg: ReverseTlsConfig): AcmeServed | undefined {
+    if (!cfg.acme) return undefined;
+    if (this.#acme) return { cert: this.#acme, source: 'acme' };
+    this.#placeholderCert ??= placeholderFor(cfg.acme.domains);
+    return { cert: this.#placeholderCert, source: 'placeholder' };
   }
 
   #entryFor(servername: string | undefined): Entry {
@@ -193,7 +200,8 @@ function placeholderFor(domains: readonly string[]): RuntimeCertificate {
   return { ...pair, x509: new X509Certificate(pair.certPem) };
 }
 
-function build(cfg: ReverseTlsConfig, opts: SniOptions, runtime: RuntimeCertificate | undefined): { state?: State; problems: TlsProblem[] } {
+/** `acme` undefined (validation only) checks an ACME listener's settings without building its certificate. */
+function build(cfg: ReverseTlsConfig, opts: SniOptions, acme: AcmeServed | undefined): { state?: State; problems: TlsProblem[] } {
   const prefix = opts.keyPrefix ?? 'tls';
   const problems: TlsProblem[] = [];
   const minVersion = (cfg.min_version ?? 'TLSv1.2') as SecureVersion;
@@ -201,25 +209,21 @@ function build(cfg: ReverseTlsConfig, opts: SniOptions, runtime: RuntimeCertific
   const hsts = cfg.hsts?.trim() || undefined;
   if (hsts && !/(^|;)\s*max-age=\d+\s*(;|$)/i.test(hsts)) problems.push({ key: `${prefix}.hsts`, message: `must contain max-age=SECONDS, got "${hsts}"` });
   if ((!cfg.certs || cfg.certs.length === 0) && !cfg.acme) problems.push({ key: `${prefix}.certs`, message: 'at least one certificate is required' });
-  let clientCa: string | undefined;
-  if (cfg.client_ca) {
-    try {
-      clientCa = readFileSync(resolve(opts.baseDir ?? process.cwd(), cfg.client_ca), 'utf8');
-      if (!clientCa.includes('-----BEGIN CERTIFICATE-----')) problems.push({ key: `${prefix}.client_ca`, message: `${cfg.client_ca} holds no PEM certificate` });
-    } catch (e) {
-      problems.push({ key: `${prefix}.client_ca`, message: `cannot read ${cfg.client_ca}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
-    }
-  }
+  const clientCa = cfg.client_ca ? readPemFile(cfg.client_ca, `${prefix}.client_ca`, problems, { baseDir: opts.baseDir }) : undefined;
   const okVersion = MIN_VERSIONS.includes(minVersion) ? minVersion : 'TLSv1.2';
 
   const entries: Entry[] = [];
   if (cfg.acme) {
-    const cert = runtime ?? placeholderFor(cfg.acme.domains);
     try {
-      const context = createSecureContext({ cert: cert.certPem, key: cert.keyPem, ...contextOptions(okVersion, clientCa) });
-      const pair: CertKeyPair = { certPem: cert.certPem, keyPem: cert.keyPem, x509: cert.x509, key: createPrivateKey(cert.keyPem) };
-      const placeholder = cert.x509.issuer.includes('Gatehouse placeholder');
-      entries.push({ pair, names: certNames(cert.x509), context, source: placeholder ? 'placeholder' : 'acme' });
+      if (!acme) {
+        // still let OpenSSL check the settings the certificate will be served with (the client CA)
+        createSecureContext(contextOptions(okVersion, clientCa));
+      } else {
+        const { cert, source } = acme;
+        const context = createSecureContext({ cert: cert.certPem, key: cert.keyPem, ...contextOptions(okVersion, clientCa) });
+        const pair: CertKeyPair = { certPem: cert.certPem, keyPem: cert.keyPem, x509: cert.x509, key: createPrivateKey(cert.keyPem) };
+        entries.push({ pair, names: certNames(cert.x509), context, source });
+      }
     } catch (e) {
       problems.push({ key: `${prefix}.acme`, message: `the ACME certificate is not usable: ${(e as Error).message}` });
     }

@@ -61,6 +61,8 @@ export class AcmeManager {
   readonly #name: string;
   readonly #random: () => number;
   #current?: AcmeCertificate;
+  /** When to renew `#current` (0 = now), drawn once per certificate so every comparison and timer agree. */
+  #renewAt = 0;
   #timer?: NodeJS.Timeout;
   #failures = 0;
   #stopped = false;
@@ -105,17 +107,10 @@ export class AcmeManager {
     this.#timer.unref();
   }
 
-  /** Time of the next renewal of the certificate in hand (0 = now). */
-  #renewAt(): number {
-    const c = this.#current;
-    if (!c || !this.#covers(c.x509)) return 0;
-    return renewalTime(Date.parse(c.x509.validFrom), Date.parse(c.x509.validTo), this.#random());
-  }
-
   async #check(force: boolean): Promise<void> {
     if (this.#stopped) return;
     this.#adoptStored();
-    if (!force && this.#renewAt() > Date.now()) { this.#failures = 0; this.#schedule(this.#renewAt() - Date.now()); return; }
+    if (!force && this.#renewAt > Date.now()) { this.#failures = 0; this.#schedule(this.#renewAt - Date.now()); return; }
     const release = tryLock(this.#store.dir);
     if (!release) {
       // another process is ordering: look again shortly and take its certificate from disk
@@ -124,11 +119,11 @@ export class AcmeManager {
     }
     try {
       this.#adoptStored();
-      if (!force && this.#renewAt() > Date.now()) { this.#schedule(this.#renewAt() - Date.now()); return; }
+      if (!force && this.#renewAt > Date.now()) { this.#schedule(this.#renewAt - Date.now()); return; }
       await this.#order();
       this.#failures = 0;
       this.lastError = undefined;
-      this.#schedule(this.#renewAt() - Date.now());
+      this.#schedule(this.#renewAt - Date.now());
     } catch (e) {
       this.#failures++;
       this.lastError = describeAcmeError(e);
@@ -190,6 +185,8 @@ export class AcmeManager {
 
   #use(cert: AcmeCertificate): void {
     this.#current = cert;
+    // a certificate that misses a configured name is replaced at once
+    this.#renewAt = this.#covers(cert.x509) ? renewalTime(Date.parse(cert.x509.validFrom), Date.parse(cert.x509.validTo), this.#random()) : 0;
     this.#opts.onCertificate(cert);
   }
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { expect } from 'chai';
-import { issueLeaf } from '../../../src/tls/dev-certs.js';
+import { createCa, issueLeaf } from '../../../src/tls/dev-certs.js';
 import { X509Certificate as X509 } from 'node:crypto';
 import { SniContexts, validateReverseTls, type ReverseTlsConfig } from '../../../src/tls/sni-contexts.js';
 import { TlsConfigError } from '../../../src/tls/cert-files.js';
@@ -113,6 +113,36 @@ describe('sni-contexts', () => {
     ]);
     expect(validateReverseTls(cfgFor(), { baseDir: dir })).to.deep.equal([]);
     expect(() => new SniContexts({ certs: [{ cert: 'a.pem', key: 'b.key' }] }, { baseDir: dir })).to.throw(TlsConfigError, /does not match/);
+  });
+
+  describe('an ACME listener', () => {
+    const acmeCfg: ReverseTlsConfig = { acme: { domains: ['acme.test'] } };
+    const fingerprint = async (port: number) => (await handshake({ host: '127.0.0.1', port, servername: 'acme.test', rejectUnauthorized: false })).getPeerCertificate().fingerprint256;
+
+    it('validation builds no placeholder certificate', () => {
+      // the placeholder signer refuses this name, so validating without throwing shows none was minted
+      expect(validateReverseTls({ acme: { domains: ['not a host'] } })).to.deep.equal([]);
+      expect(() => new SniContexts({ acme: { domains: ['not a host'] } })).to.throw(/not a host name/);
+    });
+
+    it('serves one placeholder from construction through reloads, hidden from describe()', async () => {
+      const sni = new SniContexts(acmeCfg);
+      const srv = await serve(sni);
+      try {
+        const first = await fingerprint(srv.port);
+        expect(sni.reload()).to.deep.equal([]);
+        expect(await fingerprint(srv.port)).to.equal(first);
+        expect(sni.describe()).to.deep.equal([]);
+      } finally { srv.close(); }
+    });
+
+    it('lists an obtained certificate as acme whatever its issuer is called', async () => {
+      // an issuer name is not proof of a placeholder: the source is what build() is told
+      const pair = issueLeaf(['acme.test'], createCa({ commonName: 'Gatehouse placeholder lookalike', days: 2 }), { days: 2 });
+      const sni = new SniContexts(acmeCfg);
+      expect(sni.setAcmeCertificate({ ...pair, x509: new X509(pair.certPem) })).to.deep.equal([]);
+      expect(sni.describe().map((d) => [d.names, d.source])).to.deep.equal([[['acme.test'], 'acme']]);
+    });
   });
 
   it('reload keeps the old certificates when the new files are bad, and swaps when good', async () => {
